@@ -1,0 +1,172 @@
+"""Build the hub: Settings in, an ASGI app out; the lifespan starts and stops everything."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from hub import __version__
+from hub.adapters.mcp import Limits
+from hub.catalog.store import Store
+from hub.catalog.sync import Federation
+from hub.config import Settings
+from hub.events import EventBus
+from hub.gateway.gateway import Gateway
+from hub.identity.bearer import Credentials, HubAuthBackend, load_or_create_admin_token, principal_of
+from hub.surfaces.api import Api
+from hub.surfaces.mcp import McpSurface
+
+log = logging.getLogger("hub")
+
+
+@dataclass
+class Hub:
+    """Every long-lived part of a running hub, wired once."""
+
+    settings: Settings
+    store: Store
+    events: EventBus
+    federation: Federation
+    gateway: Gateway
+    credentials: Credentials
+
+
+async def open_hub(settings: Settings) -> Hub:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(settings.sqlalchemy_url)
+    events = EventBus()
+    limits = Limits(
+        timeout_s=settings.upstream_timeout_s,
+        connect_timeout_s=settings.upstream_connect_timeout_s,
+        max_response_bytes=settings.max_upstream_response_bytes,
+        pool_size=settings.upstream_pool_size,
+    )
+    packs: dict[str, object] = {}
+    if settings.packs:
+        from hub.tools import build  # packs load only when configured
+
+        packs = {name: build(name) for name in settings.packs}
+    federation = Federation(store, events, limits, data_dir=settings.data_dir, packs=packs,
+                            sync_interval_s=settings.sync_interval_s)
+    gateway = Gateway(federation, page_size=settings.page_size)
+    token, where, generated = load_or_create_admin_token(settings.data_dir, settings.admin_token)
+    if generated:
+        # Printed once, at first start, so the operator can use it; it is stored 0600 in `where`.
+        print(f"hub: generated the bootstrap admin token, stored in {where}:\n  {token}", flush=True)
+    elif where is not None:
+        log.info("bootstrap admin token: stored in %s", where)
+    credentials = Credentials(token, settings.anonymous_scopes)
+    await federation.start()
+    return Hub(settings, store, events, federation, gateway, credentials)
+
+
+async def close_hub(hub: Hub) -> None:
+    await hub.federation.close()
+    await hub.store.close()
+
+
+def default_hosts(settings: Settings) -> tuple[list[str], list[str]]:
+    """Host/Origin allowlists: the configured ones, else loopback plus the public URL's host."""
+    hosts = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
+    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    public = urlsplit(settings.base_url)
+    if public.hostname and public.netloc not in hosts:
+        hosts += [public.netloc, f"{public.hostname}:*"]
+        origins += [f"{public.scheme}://{public.netloc}"]
+    return settings.allowed_hosts or hosts, settings.allowed_origins or origins
+
+
+class RequirePrincipal:
+    """/mcp answers 401 (with a challenge) to a request that carries no valid credential."""
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if principal_of(HTTPConnection(scope)) is None:
+            response = JSONResponse(
+                {"jsonrpc": "2.0", "id": None,
+                 "error": {"code": -32001, "message": "Authentication required: send Authorization: Bearer <token>"}},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="hub", error="invalid_token"'},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)  # type: ignore[operator]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    state: dict[str, object] = {}
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    async def readyz(request: Request) -> Response:
+        hub = state.get("hub")
+        if not isinstance(hub, Hub):
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ready", "tools": len(hub.federation.tools),
+                             "upstreams": hub.federation.health()})
+
+    class Lazy:
+        """Routes exist before the lifespan builds what they call: dispatch to it once it is there."""
+
+        def __init__(self, key: str) -> None:
+            self.key = key
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            target = state.get(self.key)
+            if target is None:
+                await JSONResponse({"status": "starting"}, status_code=503)(scope, receive, send)
+                return
+            await target(scope, receive, send)  # type: ignore[operator]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        hub = await open_hub(settings)
+        surface = McpSurface(hub.gateway, hub.events)
+        hosts, origins = default_hosts(settings)
+        manager = surface.session_manager(allowed_hosts=hosts, allowed_origins=origins,
+                                          max_request_bytes=settings.max_request_bytes)
+        backend.credentials = hub.credentials
+        api = Api(hub.gateway, hub.federation)
+        api_router = Starlette(routes=api.routes())
+        state.update(hub=hub, mcp=RequirePrincipal(StreamableHTTPASGIApp(manager)), api=api_router)
+        try:
+            async with manager.run():
+                log.info("hub %s ready on %s (%d tools)", __version__, settings.base_url, len(hub.federation.tools))
+                yield
+        finally:
+            state.clear()
+            await close_hub(hub)
+
+    backend = HubAuthBackend(Credentials("", []))  # replaced with the real credentials at start-up
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/mcp", Lazy("mcp")),
+        Route("/api/v1/{rest:path}", Lazy("api")),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=_auth_error)],
+        lifespan=lifespan,
+    )
+
+
+def _auth_error(conn: HTTPConnection, exc: Exception) -> Response:
+    return JSONResponse({"error": "invalid_token"}, status_code=401,
+                        headers={"WWW-Authenticate": 'Bearer realm="hub", error="invalid_token"'})

@@ -1,0 +1,157 @@
+"""The catalog's entities as plain values: what the rest of the hub passes around.
+
+The store maps them to tables; surfaces, gateway and adapters only ever see these.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hub.catalog.hashing import definition_hash
+
+# MCP tool names (SEP-986): 1-128 of [A-Za-z0-9._-].
+TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Upstream names become tool-name prefixes, so they use the same alphabet, without dots
+# (a dot separates prefix and tool name).
+UPSTREAM_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ToolState(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    quarantined = "quarantined"
+    disabled = "disabled"
+
+
+class Transport(StrEnum):
+    http = "http"
+    stdio = "stdio"
+    inprocess = "inprocess"  # a first-party tool pack served from this process
+
+
+class UpstreamAuth(BaseModel):
+    """How the hub authenticates to an upstream: never with the caller's token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["none", "headers", "oauth_client_credentials"] = "none"
+    # oauth_client_credentials
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+    issuer: str | None = None
+
+
+class UpstreamSpec(BaseModel):
+    """An upstream MCP server as registered (REST body, CLI flags, config file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    transport: Transport
+    url: str | None = None
+    command: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    # Tools are published as "<prefix>.<tool>"; None means "the upstream's name"; "" means no prefix.
+    prefix: str | None = None
+    auth: UpstreamAuth = Field(default_factory=UpstreamAuth)
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not UPSTREAM_NAME_RE.match(v):
+            raise ValueError("name must be 1-64 characters of A-Z a-z 0-9 _ -")
+        return v
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str | None) -> str | None:
+        if v and not TOOL_NAME_RE.match(v):
+            raise ValueError("prefix must be characters of A-Z a-z 0-9 . _ -")
+        return v
+
+    @model_validator(mode="after")
+    def _target(self) -> UpstreamSpec:
+        if self.transport == Transport.http:
+            if not self.url or not self.url.startswith(("http://", "https://")):
+                raise ValueError("an http upstream needs an http(s) url")
+            if self.command:
+                raise ValueError("an http upstream takes a url, not a command")
+        elif self.transport == Transport.stdio:
+            if not self.command:
+                raise ValueError("a stdio upstream needs a command (a list: program and arguments)")
+            if self.url:
+                raise ValueError("a stdio upstream takes a command, not a url")
+        return self
+
+    @property
+    def effective_prefix(self) -> str:
+        return self.name if self.prefix is None else self.prefix
+
+    def qualify(self, tool_name: str) -> str:
+        prefix = self.effective_prefix
+        return f"{prefix}.{tool_name}" if prefix else tool_name
+
+    def redacted(self) -> dict[str, Any]:
+        """The spec as shown to admins: secret values replaced, keys kept."""
+        data = self.model_dump(mode="json")
+        data["env"] = dict.fromkeys(self.env, "***")
+        data["headers"] = dict.fromkeys(self.headers, "***")
+        if self.auth.client_secret:
+            data["auth"]["client_secret"] = "***"
+        return data
+
+
+class ToolRecord(BaseModel):
+    """One tool as the catalog holds it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str  # qualified: "<prefix>.<tool>"
+    upstream: str
+    upstream_tool: str  # the name the upstream knows it by
+    title: str | None = None
+    description: str | None = None
+    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    output_schema: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None  # the upstream's _meta, passed through, not hashed
+    definition_hash: str = ""
+    state: ToolState = ToolState.approved
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _hash(self) -> ToolRecord:
+        if not self.definition_hash:
+            self.definition_hash = definition_hash(
+                name=self.upstream_tool,
+                title=self.title,
+                description=self.description,
+                input_schema=self.input_schema,
+                output_schema=self.output_schema,
+                annotations=self.annotations,
+            )
+        return self
+
+
+class SyncResult(BaseModel):
+    """What a re-sync of one upstream changed in the catalog."""
+
+    added: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)  # definition hash differs
+    removed: list[str] = Field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.removed)

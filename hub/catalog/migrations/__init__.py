@@ -1,0 +1,1 @@
+"""Alembic environment for the catalog schema (run programmatically by hub.catalog.store)."""

@@ -1,0 +1,75 @@
+"""The catalog's tables (SQLAlchemy 2 declarative); the schema itself is created by the migrations.
+
+Portable across SQLite and PostgreSQL: JSON columns use ``sqlalchemy.JSON``, timestamps are stored and
+returned as timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Names sort by code point on every backend ("C" collation on PostgreSQL; SQLite's default BINARY),
+# so keyset pagination yields the same order whatever the server's locale.
+NAME = String().with_variant(String(collation="C"), "postgresql")
+# SQL NULL (not JSON 'null') for absent optional documents.
+OPTIONAL_JSON = JSON(none_as_null=True)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out; SQLite keeps no offset, so naive values read back are UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC timestamp column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UpstreamRow(Base):
+    __tablename__ = "upstreams"
+
+    name: Mapped[str] = mapped_column(NAME, primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # UpstreamSpec.model_dump(mode="json")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ToolRow(Base):
+    __tablename__ = "tools"
+
+    name: Mapped[str] = mapped_column(NAME, primary_key=True)  # qualified name
+    upstream: Mapped[str] = mapped_column(
+        NAME, ForeignKey("upstreams.name", ondelete="CASCADE"), nullable=False, index=True
+    )
+    upstream_tool: Mapped[str] = mapped_column(String, nullable=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    input_schema: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    output_schema: Mapped[dict[str, Any] | None] = mapped_column(OPTIONAL_JSON)
+    annotations: Mapped[dict[str, Any] | None] = mapped_column(OPTIONAL_JSON)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(OPTIONAL_JSON)
+    definition_hash: Mapped[str] = mapped_column(String(80), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -1,0 +1,297 @@
+"""Federation: keeps the catalog in step with what the upstreams offer.
+
+Owns one `UpstreamClient` per registered upstream (and per first-party tool pack), imports their tools
+into the store as `<prefix>.<tool>`, re-syncs on an upstream's list_changed and on a schedule, and
+keeps the in-memory index the request path reads (the store is the truth; the index is its cache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mcp.types as types
+
+from hub.adapters.mcp import Limits, UpstreamClient, UpstreamError, oauth_client_credentials
+from hub.catalog.entities import TOOL_NAME_RE, SyncResult, ToolRecord, ToolState, Transport, UpstreamSpec
+from hub.catalog.store import Conflict, NameCollision, Store
+from hub.events import PROMPTS_CHANGED, RESOURCES_CHANGED, TOOLS_CHANGED, Event, EventBus
+
+log = logging.getLogger("hub.catalog.sync")
+
+
+class RegistrationError(Exception):
+    """A registration the hub refuses; the message says why."""
+
+
+@dataclass(frozen=True)
+class PromptEntry:
+    upstream: str
+    upstream_name: str
+    prompt: types.Prompt  # as served by the hub (qualified name)
+
+
+@dataclass(frozen=True)
+class TemplateEntry:
+    upstream: str
+    template: types.ResourceTemplate
+    pattern: re.Pattern[str]
+
+
+def template_pattern(uri_template: str) -> re.Pattern[str]:
+    """RFC 6570 level-1 matching, enough to route a read to the upstream that offers the template."""
+    parts = re.split(r"(\{[^}]*\})", uri_template)
+    regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+    return re.compile(f"^{regex}$")
+
+
+def to_record(spec: UpstreamSpec, tool: types.Tool) -> ToolRecord:
+    wire = tool.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return ToolRecord(
+        name=spec.qualify(tool.name),
+        upstream=spec.name,
+        upstream_tool=tool.name,
+        title=wire.get("title"),
+        description=wire.get("description"),
+        input_schema=wire.get("inputSchema") or {"type": "object"},
+        output_schema=wire.get("outputSchema"),
+        annotations=wire.get("annotations"),
+        meta=wire.get("_meta"),
+    )
+
+
+def to_tool(record: ToolRecord) -> types.Tool:
+    wire: dict[str, Any] = {"name": record.name, "inputSchema": record.input_schema}
+    for key, value in (("title", record.title), ("description", record.description),
+                       ("outputSchema", record.output_schema), ("annotations", record.annotations),
+                       ("_meta", record.meta)):
+        if value is not None:
+            wire[key] = value
+    return types.Tool.model_validate(wire)
+
+
+class Federation:
+    def __init__(
+        self,
+        store: Store,
+        events: EventBus,
+        limits: Limits,
+        *,
+        data_dir: Path | None = None,
+        packs: dict[str, Any] | None = None,
+        sync_interval_s: float = 300.0,
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.limits = limits
+        self.data_dir = data_dir
+        self.packs = packs or {}
+        self.sync_interval_s = sync_interval_s
+        self.clients: dict[str, UpstreamClient] = {}
+        # The request path's view of the catalog, rebuilt from the store after every sync.
+        self.tools: dict[str, ToolRecord] = {}
+        self.tool_defs: dict[str, types.Tool] = {}
+        self.prompts: dict[str, PromptEntry] = {}
+        self.resources: dict[str, tuple[str, types.Resource]] = {}
+        self.templates: list[TemplateEntry] = []
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._periodic: asyncio.Task[None] | None = None
+        self._startup: list[asyncio.Task[None]] = []
+        self._prompt_cache: dict[str, list[types.Prompt]] = {}
+        self._resource_cache: dict[str, tuple[list[types.Resource], list[types.ResourceTemplate]]] = {}
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        for name in self.packs:
+            if await self.store.get_upstream(name) is None:
+                spec = UpstreamSpec(name=name, transport=Transport.inprocess)
+                with contextlib.suppress(Conflict):  # another replica registered it first
+                    await self.store.add_upstream(spec)
+        for spec in await self.store.list_upstreams():
+            if spec.enabled:
+                self.clients[spec.name] = self._client(spec)
+        await self._reload_index()
+        # Connect and re-sync in the background: a slow or dead upstream never delays start-up.
+        self._startup = [asyncio.create_task(self._sync_quietly(name)) for name in list(self.clients)]
+        self._periodic = asyncio.create_task(self._sync_periodically())
+
+    async def close(self) -> None:
+        for task in [self._periodic, *self._startup]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(c.close() for c in self.clients.values()), return_exceptions=True)
+        self.clients.clear()
+
+    def _client(self, spec: UpstreamSpec) -> UpstreamClient:
+        server = self.packs.get(spec.name) if spec.transport == Transport.inprocess else None
+        stderr_dir = self.data_dir / "upstreams" if self.data_dir else None
+        return UpstreamClient(spec, self.limits, on_change=self.sync, stderr_dir=stderr_dir, server=server,
+                              http_auth=oauth_client_credentials(spec))
+
+    async def _sync_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.sync_interval_s)
+            for name in list(self.clients):
+                await self._sync_quietly(name)
+
+    async def _sync_quietly(self, name: str) -> None:
+        try:
+            await self.sync(name)
+        except (UpstreamError, RegistrationError) as exc:
+            log.warning("sync of upstream %s failed: %s", name, exc)
+        except Exception:
+            log.exception("sync of upstream %s failed", name)
+
+    # ------------------------------------------------------------------------------ registration
+
+    async def register(self, spec: UpstreamSpec) -> SyncResult:
+        """Add an upstream: connect, import its tools (refusing any name collision), persist."""
+        if spec.name in self.clients or await self.store.get_upstream(spec.name) is not None:
+            raise RegistrationError(f"an upstream named {spec.name!r} already exists")
+        if spec.transport == Transport.inprocess and spec.name not in self.packs:
+            raise RegistrationError(f"no tool pack named {spec.name!r}")
+        client = self._client(spec)
+        try:
+            tools = await client.list_tools()
+            records = self._records(spec, tools)
+            try:
+                await self.store.add_upstream(spec)
+            except Conflict:
+                raise RegistrationError(f"an upstream named {spec.name!r} already exists") from None
+            try:
+                result = await self.store.sync_tools(spec.name, records)
+            except NameCollision as exc:
+                await self.store.delete_upstream(spec.name)
+                raise RegistrationError(str(exc)) from None
+        except BaseException:
+            await client.close()
+            raise
+        self.clients[spec.name] = client
+        await self._collect_extras(spec.name, client)
+        await self._reload_index()
+        await self._announce(tools=True, prompts=True, resources=True)
+        return result
+
+    async def unregister(self, name: str) -> bool:
+        client = self.clients.pop(name, None)
+        if client is not None:
+            await client.close()
+        removed = await self.store.delete_upstream(name)
+        self._prompt_cache.pop(name, None)
+        self._resource_cache.pop(name, None)
+        await self._reload_index()
+        await self._announce(tools=True, prompts=True, resources=True)
+        return removed
+
+    def _records(self, spec: UpstreamSpec, tools: list[types.Tool]) -> list[ToolRecord]:
+        records: dict[str, ToolRecord] = {}
+        for tool in tools:
+            record = to_record(spec, tool)
+            if not TOOL_NAME_RE.match(record.name):
+                raise RegistrationError(
+                    f"tool {tool.name!r} of upstream {spec.name!r} would be named {record.name!r}, which is not a "
+                    "valid MCP tool name (1-128 of A-Z a-z 0-9 . _ -)"
+                )
+            if record.name in records:
+                raise RegistrationError(f"upstream {spec.name!r} lists tool {tool.name!r} twice")
+            records[record.name] = record
+        return list(records.values())
+
+    # ------------------------------------------------------------------------------ sync
+
+    async def sync(self, name: str) -> SyncResult:
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            client = self.clients.get(name)
+            spec = await self.store.get_upstream(name)
+            if client is None or spec is None:
+                raise RegistrationError(f"no upstream named {name!r}")
+            tools = await client.list_tools()
+            try:
+                result = await self.store.sync_tools(name, self._records(spec, tools))
+            except NameCollision as exc:
+                raise RegistrationError(str(exc)) from None
+            extras_changed = await self._collect_extras(name, client)
+            if result.any or extras_changed:
+                await self._reload_index()
+                await self._announce(tools=result.any, prompts=extras_changed, resources=extras_changed)
+            return result
+
+    async def _collect_extras(self, name: str, client: UpstreamClient) -> bool:
+        """Prompts and resources are held in memory (re-listed on every sync); True when they changed."""
+        caps = await client.capabilities()
+        prompts = await client.list_prompts() if caps and caps.prompts else []
+        resources = await client.list_resources() if caps and caps.resources else []
+        templates = await client.list_resource_templates() if caps and caps.resources else []
+        changed = self._prompt_cache.get(name) != prompts or self._resource_cache.get(name) != (resources, templates)
+        self._prompt_cache[name] = prompts
+        self._resource_cache[name] = (resources, templates)
+        return changed
+
+    async def _reload_index(self) -> None:
+        records: dict[str, ToolRecord] = {}
+        after: str | None = None
+        while True:
+            page = await self.store.list_tools(after=after, limit=1000)
+            if not page:
+                break
+            records.update((r.name, r) for r in page)
+            after = page[-1].name
+        self.tools = records
+        self.tool_defs = {name: to_tool(r) for name, r in records.items()}
+
+        specs = {s.name: s for s in await self.store.list_upstreams()}
+        prompts: dict[str, PromptEntry] = {}
+        resources: dict[str, tuple[str, types.Resource]] = {}
+        templates: list[TemplateEntry] = []
+        for upstream in sorted(self._prompt_cache):
+            spec = specs.get(upstream)
+            if spec is None:
+                continue
+            for prompt in self._prompt_cache[upstream]:
+                qualified = spec.qualify(prompt.name)
+                prompts.setdefault(qualified, PromptEntry(upstream, prompt.name,
+                                                          prompt.model_copy(update={"name": qualified})))
+            listed, tmpl = self._resource_cache.get(upstream, ([], []))
+            for resource in listed:
+                resources.setdefault(str(resource.uri), (upstream, resource))
+            for template in tmpl:
+                templates.append(TemplateEntry(upstream, template, template_pattern(template.uri_template)))
+        self.prompts, self.resources, self.templates = prompts, resources, templates
+
+    async def _announce(self, *, tools: bool, prompts: bool, resources: bool) -> None:
+        if tools:
+            await self.events.publish(Event(TOOLS_CHANGED))
+        if prompts:
+            await self.events.publish(Event(PROMPTS_CHANGED))
+        if resources:
+            await self.events.publish(Event(RESOURCES_CHANGED))
+
+    # ------------------------------------------------------------------------------ lookups
+
+    def client(self, name: str) -> UpstreamClient | None:
+        return self.clients.get(name)
+
+    def resource_upstream(self, uri: str) -> str | None:
+        entry = self.resources.get(uri)
+        if entry is not None:
+            return entry[0]
+        for template in self.templates:
+            if template.pattern.match(uri):
+                return template.upstream
+        return None
+
+    def health(self) -> dict[str, Any]:
+        return {
+            name: {"healthy": client.healthy, "error": client.last_error}
+            for name, client in sorted(self.clients.items())
+        }
+
+
+__all__ = ["Federation", "RegistrationError", "ToolState", "to_tool"]

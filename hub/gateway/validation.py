@@ -1,0 +1,73 @@
+"""Argument validation against a tool's input schema, before any upstream is called.
+
+Bounded: argument size and nesting depth are capped, and `$ref` never leaves the schema (no network
+or file resolution: the registry knows no external resources).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import SchemaError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+
+MAX_ARGUMENT_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+
+_NO_EXTERNAL_REFS = Registry()  # empty: any reference outside the schema is unresolvable
+
+
+def _depth(value: Any, limit: int) -> int:
+    depth, frontier = 0, [value]
+    while frontier:
+        depth += 1
+        if depth > limit:
+            return depth
+        nxt: list[Any] = []
+        for item in frontier:
+            if isinstance(item, dict):
+                nxt.extend(item.values())
+            elif isinstance(item, list):
+                nxt.extend(item)
+        frontier = nxt
+    return depth
+
+
+@lru_cache(maxsize=4096)
+def _validator(schema_json: str) -> jsonschema.protocols.Validator | None:
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except SchemaError:
+        return None  # an upstream's broken schema is not the caller's fault: the upstream validates
+    return cls(schema, registry=_NO_EXTERNAL_REFS)
+
+
+def validate_arguments(schema: dict[str, Any], arguments: Any) -> str | None:
+    """None when the arguments are acceptable, else a message a model can act on."""
+    if not isinstance(arguments, dict):
+        return "arguments must be an object"
+    try:
+        encoded = json.dumps(arguments, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return "arguments must be JSON"
+    if len(encoded) > MAX_ARGUMENT_BYTES:
+        return f"arguments exceed {MAX_ARGUMENT_BYTES} bytes"
+    if _depth(arguments, MAX_DEPTH) > MAX_DEPTH:
+        return f"arguments nest deeper than {MAX_DEPTH} levels"
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    if validator is None:
+        return None
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
+    except Unresolvable:
+        return "the tool's input schema refers to a definition outside itself"
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{error.message}" + (f" (at {where})" if where else "")

@@ -1,0 +1,141 @@
+"""End to end: real MCP clients (both eras) → the hub over HTTP → real upstreams (stdio and HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import mcp.types as types
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from tests.harness import ROOT, STDIO_UPSTREAM, http_upstream, running_hub
+
+
+async def register(hub, body: dict) -> dict:
+    async with hub.http() as http:
+        response = await http.post("/api/v1/upstreams", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def all_tools(client: Client) -> list[str]:
+    names, cursor = [], None
+    while True:
+        page = await client.list_tools(cursor=cursor, cache_mode="bypass")
+        names += [t.name for t in page.tools]
+        cursor = page.next_cursor
+        if cursor is None:
+            return names
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_stdio_and_http_upstreams_through_the_hub(tmp_path, mode):
+    with http_upstream() as upstream_url:
+        async with running_hub(tmp_path, page_size=5) as hub:
+            created = await register(hub, {"name": "local", "transport": "stdio", "command": STDIO_UPSTREAM,
+                                           "cwd": str(ROOT)})
+            assert created == {"name": "local", "tools": 8}
+            await register(hub, {"name": "remote", "transport": "http", "url": upstream_url, "prefix": "r"})
+
+            async with hub.mcp_http() as http, Client(streamable_http_client(hub.mcp_url, http_client=http),
+                                                      mode=mode) as client:
+                expected_era = "2026-07-28" if mode == "auto" else "2025-11-25"
+                assert client.protocol_version == expected_era
+                names = await all_tools(client)  # 16 tools over pages of 5
+                assert names == sorted(names)
+                assert "local.echo" in names and "r.echo" in names and len(names) == 16
+
+                result = await client.call_tool("local.add", {"a": 2, "b": 40})
+                assert not result.is_error and result.structured_content == {"result": 42}
+                result = await client.call_tool("r.echo", {"text": "via http"})
+                assert result.content[0].text == "via http"
+
+                # validation happens in the hub: the upstream is never called with bad arguments
+                result = await client.call_tool("local.add", {"a": "two", "b": 1})
+                assert result.is_error and "Invalid arguments" in result.content[0].text
+
+                with pytest.raises(MCPError) as err:
+                    await client.call_tool("nope.tool", {})
+                assert err.value.code == types.INVALID_PARAMS
+
+                seen: list[float] = []
+
+                async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                    seen.append(progress)
+
+                result = await client.call_tool("local.progress", {"steps": 3}, progress_callback=on_progress)
+                assert result.content[0].text == "3 steps"
+                assert seen == [1, 2, 3]
+
+
+async def test_unauthenticated_and_bad_tokens_are_refused(tmp_path):
+    async with running_hub(tmp_path) as hub:
+        async with hub.http(token=None) as http:
+            response = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"].startswith("Bearer")
+        async with hub.http(token="wrong") as http:
+            response = await http.get("/api/v1/tools")
+            assert response.status_code == 401
+            assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_failing_upstreams_give_clear_errors_and_the_hub_stays_healthy(tmp_path):
+    async with running_hub(tmp_path, upstream_timeout_s=3, max_upstream_response_bytes=2 * 1024 * 1024) as hub:
+        await register(hub, {"name": "local", "transport": "stdio", "command": STDIO_UPSTREAM, "cwd": str(ROOT),
+                             "timeout_s": 2})
+        with http_upstream() as upstream_url:
+            await register(hub, {"name": "remote", "transport": "http", "url": upstream_url})
+            async with hub.mcp_http() as http, Client(streamable_http_client(hub.mcp_url, http_client=http)) as c:
+                hung = await c.call_tool("local.slow", {"seconds": 10})
+                assert hung.is_error and "did not answer within 2 s" in hung.content[0].text
+
+                huge = await c.call_tool("remote.big", {"megabytes": 5})
+                assert huge.is_error and "exceeded" in huge.content[0].text
+
+                huge = await c.call_tool("local.big", {"megabytes": 5})
+                assert huge.is_error and "exceeded" in huge.content[0].text
+
+                died = await c.call_tool("local.crash", {})
+                assert died.is_error
+
+                # the stdio upstream is restarted on the next call
+                again = await c.call_tool("local.echo", {"text": "back"})
+                assert again.content[0].text == "back", again
+
+                fine = await c.call_tool("remote.echo", {"text": "still here"})
+                assert fine.content[0].text == "still here"
+        # the HTTP upstream is gone now
+        async with hub.mcp_http() as http, Client(streamable_http_client(hub.mcp_url, http_client=http)) as c:
+            gone = await c.call_tool("remote.echo", {"text": "x"})
+            assert gone.is_error and "remote" in gone.content[0].text
+        async with hub.http() as http:
+            assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_list_changed_reaches_both_eras(tmp_path):
+    async with running_hub(tmp_path) as hub:
+        await register(hub, {"name": "local", "transport": "stdio", "command": STDIO_UPSTREAM, "cwd": str(ROOT)})
+        got = asyncio.Event()
+
+        async def on_message(message) -> None:
+            if isinstance(message, types.ToolListChangedNotification):
+                got.set()
+
+        async with hub.mcp_http() as http, \
+                Client(streamable_http_client(hub.mcp_url, http_client=http), mode="legacy",
+                       message_handler=on_message) as legacy, \
+                Client(streamable_http_client(hub.mcp_url, http_client=http)) as modern:
+            await legacy.list_tools()
+            async with modern.listen(tools_list_changed=True) as sub:
+                await asyncio.sleep(0.3)
+                await modern.call_tool("local.grow", {"name": "reverse"})
+                async with asyncio.timeout(10):
+                    async for _event in sub:
+                        break
+                    await got.wait()
+            assert "local.reverse" in await all_tools(modern)
+            result = await modern.call_tool("local.reverse", {"text": "abc"})
+            assert result.content[0].text == "cba"
