@@ -36,6 +36,7 @@ log = logging.getLogger("hub.adapters.mcp")
 HEADER_MISMATCH = -32020
 MAX_LIST_PAGES = 200  # bound a misbehaving upstream's pagination
 RESERVED_META_PREFIX = "io.modelcontextprotocol/"
+CALLER_CAPABILITIES = frozenset({"sampling", "elicitation", "roots"})
 
 
 class UpstreamError(Exception):
@@ -48,6 +49,9 @@ class Relay(Protocol):
     # True when the caller can take input requests mid-call (a session-era client): the hub then
     # fulfils an upstream's input_required rounds itself. False: the result goes back to the caller.
     drives_input: bool
+    # What the caller can answer ("sampling", "elicitation", "roots"): the upstream is told exactly these,
+    # so it never asks the hub for something the caller could not do.
+    capabilities: frozenset[str]
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
     async def log(self, params: types.LoggingMessageNotificationParams) -> None: ...
@@ -131,9 +135,10 @@ class _CappedTransport(httpx2.AsyncBaseTransport):
 class _Session:
     """One SDK client session, held open by its own task (anyio scopes exit in the task that entered them)."""
 
-    def __init__(self, upstream: UpstreamClient, number: int) -> None:
+    def __init__(self, upstream: UpstreamClient, number: int, profile: frozenset[str]) -> None:
         self.upstream = upstream
         self.number = number
+        self.profile = profile
         self.relay: Relay | None = None
         self.client: Client | None = None
         self._ready = asyncio.Event()
@@ -265,7 +270,7 @@ class UpstreamClient:
         self._server = server
         pool = 1 if spec.transport == Transport.stdio else max(1, limits.pool_size)
         self._slots = asyncio.Semaphore(pool)
-        self._idle: list[_Session] = []
+        self._idle: dict[frozenset[str], list[_Session]] = {}
         self._sessions: set[_Session] = set()
         self._numbers = 0
         self._connect_lock = asyncio.Lock()
@@ -311,10 +316,12 @@ class UpstreamClient:
 
     def _new_client(self, session: _Session) -> Client:
         common: dict[str, Any] = dict(
-            sampling_callback=session.on_sampling,
-            elicitation_callback=session.on_elicitation,
-            list_roots_callback=session.on_list_roots,
+            # A callback makes the SDK declare the capability: only those the caller has.
+            sampling_callback=session.on_sampling if "sampling" in session.profile else None,
+            elicitation_callback=session.on_elicitation if "elicitation" in session.profile else None,
+            list_roots_callback=session.on_list_roots if "roots" in session.profile else None,
             logging_callback=session.on_log,
+            log_level="debug",  # 2026-07-28 upstreams send log messages only to requests that opt in
             message_handler=session.on_message,
             read_timeout_seconds=self.limits.timeout_s,
             cache=None,  # a proxy must always see the upstream's current answers
@@ -335,24 +342,25 @@ class UpstreamClient:
     def _session_ended(self, session: _Session) -> None:
         self._sessions.discard(session)
         with contextlib.suppress(ValueError):
-            self._idle.remove(session)
+            self._idle.get(session.profile, []).remove(session)
         if session.number == 0 and not self._closed and session.alive is False and session.client is not None:
             # The control session died (process exited, connection dropped): reconnect in the background
             # so list_changed keeps flowing; backoff applies.
             self._changed()
 
-    async def _open_session(self) -> _Session:
+    async def _open_session(self, profile: frozenset[str]) -> _Session:
         now = time.monotonic()
         if now < self._retry_at:
             raise UpstreamError(
                 f"upstream {self.name!r} is unavailable ({self._last_error or 'failing'}); "
                 f"retrying in {self._retry_at - now:.0f} s"
             )
-        has_control = any(s.number == 0 for s in self._sessions)
+        # Session 0 (no caller capabilities) is the control session: listings and list_changed.
+        has_control = bool(profile) or any(s.number == 0 for s in self._sessions)
         if has_control:
             self._numbers += 1
         number = self._numbers if has_control else 0
-        session = _Session(self, number)
+        session = _Session(self, number, profile)
         try:
             await session.start(self.limits.connect_timeout_s + 5)
         except UpstreamError as exc:
@@ -374,14 +382,16 @@ class UpstreamClient:
         await self._slots.acquire()
         session: _Session | None = None
         try:
-            while self._idle:
-                candidate = self._idle.pop()
+            profile = relay.capabilities & CALLER_CAPABILITIES if relay is not None else frozenset()
+            idle = self._idle.setdefault(profile, [])
+            while idle:
+                candidate = idle.pop()
                 if candidate.alive:
                     session = candidate
                     break
             if session is None:
                 async with self._connect_lock:
-                    session = await self._open_session()
+                    session = await self._open_session(profile)
             session.relay = relay
             assert session.client is not None
             try:
@@ -397,7 +407,7 @@ class UpstreamClient:
             if session is not None:
                 session.relay = None
                 if session.alive and not self._closed:
-                    self._idle.append(session)
+                    self._idle.setdefault(session.profile, []).append(session)
                 else:
                     self._background(session.close())
             self._slots.release()

@@ -50,6 +50,10 @@ class CallerRelay:
         modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
         # Session-era clients take sampling/elicitation requests mid-call; modern ones get input_required back.
         self.drives_input = not modern and ctx.session.can_send_request
+        declared = ctx.session.client_capabilities
+        self.capabilities = frozenset(
+            name for name in ("sampling", "elicitation", "roots") if declared is not None and getattr(declared, name)
+        )
 
     @property
     def _related(self) -> ServerMessageMetadata:
@@ -255,6 +259,8 @@ class McpSurface:
             upstream = self.gateway.resource_upstream(principal, uri)
 
             async def op(client: Any) -> Any:
+                if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                    return None  # 2026-07-28 upstreams announce updates on their listen stream instead
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     return await getattr(client.session, method)(uri)
@@ -290,8 +296,8 @@ class McpSurface:
 
             async def op(client: Any) -> Any:
                 context = params.context.arguments if params.context else None
-                return await client.session.complete(ref=ref, argument={params.argument.name: params.argument.value},
-                                                     context_arguments=context)
+                argument = {"name": params.argument.name, "value": params.argument.value}
+                return await client.session.complete(ref=ref, argument=argument, context_arguments=context)
 
             return await self.gateway.on_upstream(principal, upstream, op, "completion")
         except NotFound as exc:

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The official MCP conformance suites against the hub, with the hub fronting the fixture upstream
+# (tests/fixtures/everything_server.py, served over Streamable HTTP and mounted without a prefix: the
+# suite asks for exact names). The suite's clients talk to the hub; the hub talks to the fixture as an
+# MCP client of its own, so every scenario crosses the hub's whole request path.
+# The suite sends no credentials, so this hub runs with an anonymous principal granted everything:
+# a configuration for this local run only (the default grants anonymous callers nothing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+DATA=$(mktemp -d)
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+FIXTURE_PORT=$(free_port)
+TOKEN=ci-admin-$(date +%s%N)
+LOG=$DATA/hub.log
+
+HUB_DATA_DIR=$DATA HUB_ADMIN_TOKEN=$TOKEN HUB_ANONYMOUS_SCOPES='["*"]' HUB_PACKS='[]' HUB_PORT=$PORT \
+  $PY -m hub.cli serve >"$LOG" 2>&1 &
+HUB_PID=$!
+$PY -m tests.fixtures.everything_server --transport http --port "$FIXTURE_PORT" >"$DATA/fixture.log" 2>&1 &
+FIXTURE_PID=$!
+trap 'kill $HUB_PID $FIXTURE_PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DATA"' EXIT
+for _ in $(seq 1 100); do
+  (echo > "/dev/tcp/127.0.0.1/$FIXTURE_PORT") 2>/dev/null && break
+  sleep 0.2
+done
+
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$LOG"; exit 1; }
+
+BODY=$(printf '{"name":"fixture","transport":"http","prefix":"","url":"http://127.0.0.1:%s/mcp"}' "$FIXTURE_PORT")
+curl -sS --fail-with-body -X POST "http://127.0.0.1:$PORT/api/v1/upstreams" -H "Authorization: Bearer $TOKEN" \
+  -H "Content-Type: application/json" -d "$BODY" || { echo "registering the fixture failed"; cat "$LOG"; exit 1; }
+echo
+
+status=0
+bash .ci/conformance.sh "http://127.0.0.1:$PORT/mcp" "${CONFORMANCE_OUT:-$DATA/results}" || status=$?
+if [ $status -ne 0 ]; then
+  echo "--- hub log (tail) ---"; tail -50 "$LOG"
+fi
+exit $status
