@@ -162,17 +162,22 @@ async def run_load(target: Target, concurrency: int, warmup_s: float, seconds: f
     loop = asyncio.get_running_loop()
     measure_from = loop.time() + warmup_s
     measure_until = measure_from + seconds
-    cpu: dict[str, dict[str, float]] = {}
-
-    async def sample_cpu() -> None:
-        await asyncio.sleep(max(0.0, measure_from - loop.time()))
-        cpu["from"], wall_from = cpu_seconds(watch), time.monotonic()
-        await asyncio.sleep(max(0.0, measure_until - loop.time()))
-        cpu["until"], cpu["wall"] = cpu_seconds(watch), {"s": time.monotonic() - wall_from}
     latencies: list[float] = []
     errors = 0
     first_error: str | None = None
     last_done = measure_from
+    cpu_percent: dict[str, float] = {}
+
+    async def sample_cpu() -> None:
+        await asyncio.sleep(max(0.0, measure_from - loop.time()))
+        before, wall_from = cpu_seconds(watch), time.monotonic()
+        await asyncio.sleep(max(0.0, measure_until - loop.time()))
+        after, wall = cpu_seconds(watch), time.monotonic() - wall_from
+        cpu_percent.update({name: round(100 * (after[name] - before[name]) / wall, 1)
+                            for name in after if name in before})
+        if "machine" in cpu_percent:
+            ours = sum(value for name, value in cpu_percent.items() if name != "machine")
+            cpu_percent["other"] = round(max(0.0, cpu_percent.pop("machine") - ours), 1)
 
     async def connection(index: int) -> None:
         nonlocal errors, first_error, last_done
@@ -194,8 +199,8 @@ async def run_load(target: Target, concurrency: int, warmup_s: float, seconds: f
                         writer = None
                     check_answer(status, headers, answer, request_id)
                     failed = False
-                except (CallFailed, OSError, ValueError, KeyError, asyncio.IncompleteReadError,
-                        asyncio.LimitOverrunError) as exc:
+                except (CallFailed, OSError, ValueError, KeyError, TypeError, AttributeError,
+                        asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
                     failed = True
                     if started >= measure_from:
                         first_error = first_error or f"{type(exc).__name__}: {exc}"
@@ -215,13 +220,7 @@ async def run_load(target: Target, concurrency: int, warmup_s: float, seconds: f
 
     await asyncio.gather(sample_cpu(), *(connection(i) for i in range(concurrency)))
     elapsed = max(last_done - measure_from, 1e-9)
-    wall = cpu["wall"]["s"]
-    percent = {name: round(100 * (cpu["until"][name] - cpu["from"][name]) / wall, 1)
-               for name in cpu["until"] if name in cpu["from"]}
-    if "machine" in percent:
-        ours = sum(value for name, value in percent.items() if name != "machine")
-        percent["other"] = round(max(0.0, percent.pop("machine") - ours), 1)
-    return WorkerResult(len(latencies), errors, elapsed, latencies, first_error, percent)
+    return WorkerResult(len(latencies), errors, elapsed, latencies, first_error, cpu_percent)
 
 
 def worker_main(args: argparse.Namespace) -> int:
@@ -313,6 +312,8 @@ def environment(args: argparse.Namespace) -> Iterator[tuple[Setup, Processes]]:
                 if not token:
                     raise SystemExit("overhead: --hub-url needs --token (or HUB_TOKEN): an admin token")
                 name = f"bench{secrets.token_hex(3)}"  # don't collide with what the hub already serves
+                if args.hub_pid:
+                    pids["hub"] = args.hub_pid
             else:
                 hub_port = free_port()
                 token = secrets.token_urlsafe(24)
@@ -387,8 +388,9 @@ def measure(procs: Processes, url: str, tool: str, token: str | None, concurrenc
 
 
 def find_warnings(rows: list[dict[str, Any]]) -> list[str]:
-    busiest = max((row[side]["cpu_percent"].get("other", 0.0) for row in rows for side in ("direct", "hub")),
-                  default=0.0)
+    # A hub we did not start (and were not given the pid of) counts as "other" in its own runs: skip those.
+    busiest = max((row[side]["cpu_percent"].get("other", 0.0) for row in rows for side in ("direct", "hub")
+                   if side == "direct" or "hub" in row[side]["cpu_percent"]), default=0.0)
     if busiest > OTHER_CPU_WARN:
         return [f"other processes used up to {busiest:.0f}% of a core during a measurement; these figures "
                 "understate what this machine can do (run again when it is idle)"]
@@ -397,21 +399,23 @@ def find_warnings(rows: list[dict[str, Any]]) -> list[str]:
 
 def render(rows: list[dict[str, Any]], setup: dict[str, Any], warnings: list[str]) -> str:
     header = ("conc", "direct/s", "p50 ms", "p99 ms", "hub/s", "p50 ms", "p99 ms", "hub/direct", "+p50 ms", "errors")
-    lines = [f"tools/call over 2026-07-28 stateless HTTP: direct = {setup['direct_tool']} at {setup['direct_url']}, "
-             f"hub = {setup['hub_tool']} at {setup['hub_url']}",
+    lines = [f"tools/call over {setup['protocol_version']} stateless HTTP: direct = {setup['direct_tool']} "
+             f"at {setup['direct_url']}, hub = {setup['hub_tool']} at {setup['hub_url']}",
              f"{setup['seconds']:g} s per measurement after {setup['warmup']:g} s warm-up; "
-             f"{os.cpu_count()} CPUs, one load-generator process per measurement", ""]
+             f"{setup['cpus']} CPUs, one load-generator process per measurement", ""]
     table = [header]
     for row in rows:
         d, h = row["direct"], row["hub"]
         table.append((str(row["concurrency"]), f"{d['calls_per_s']:.0f}", f"{d['p50_ms']:.2f}", f"{d['p99_ms']:.2f}",
                       f"{h['calls_per_s']:.0f}", f"{h['p50_ms']:.2f}", f"{h['p99_ms']:.2f}",
-                      f"{row['throughput_ratio']:.2f}", f"{row['added_p50_ms']:+.2f}",
+                      "-" if row["throughput_ratio"] is None else f"{row['throughput_ratio']:.2f}",
+                      f"{row['added_p50_ms']:+.2f}",
                       f"{d['errors']}/{h['errors']}"))
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for r in table:
         lines.append("  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)))
-    lines += ["", "CPU during each measured window, % of one core (other = everything else on the machine):"]
+    other = "everything else on the machine" + ("" if setup["hub_pid"] else ", the hub included")
+    lines += ["", f"CPU during each measured window, % of one core (other = {other}):"]
     names = ["upstream", "hub", "loadgen", "other"]
     table = [("conc", "run", *names)]
     for row in rows:
@@ -450,8 +454,8 @@ def bench_main(args: argparse.Namespace) -> int:
                 "added_p50_ms": round(via_hub.p50_ms - direct.p50_ms, 3),
             })
         info = {"direct_url": setup.direct_url, "direct_tool": "echo", "hub_url": setup.hub_mcp_url,
-                "hub_tool": setup.hub_tool, "seconds": args.seconds, "warmup": args.warmup, "cpus": os.cpu_count(),
-                "protocol_version": PROTOCOL_VERSION}
+                "hub_tool": setup.hub_tool, "hub_pid": setup.pids.get("hub"), "seconds": args.seconds,
+                "warmup": args.warmup, "cpus": os.cpu_count(), "protocol_version": PROTOCOL_VERSION}
     warnings = find_warnings(rows)
     if args.json:
         print(json.dumps({"setup": info, "results": rows, "warnings": warnings}, indent=2))
@@ -471,6 +475,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--hub-url", help="measure this already-running hub (its base URL) instead of starting one")
     parser.add_argument("--token", help="admin bearer token for --hub-url (default: $HUB_TOKEN)")
+    parser.add_argument("--hub-pid", type=int, help="process id of the --hub-url hub, to report its CPU use")
     parser.add_argument("--hub-log-level", default="warning",
                         help="HUB_LOG_LEVEL of the started hub (default warning: no per-request access log)")
     sub = parser.add_subparsers(dest="command")
@@ -484,16 +489,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the clean-up in environment()
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
+        signal.signal(signum, signal.SIG_IGN)
+    raise KeyboardInterrupt  # unwinds through the clean-up in environment()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "worker":
         return worker_main(args)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
+    for signum in STOP_SIGNALS:  # SIGINT too: a background job inherits SIG_IGN for it
+        signal.signal(signum, _interrupt)
     try:
         return bench_main(args)
     except KeyboardInterrupt:

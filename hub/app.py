@@ -152,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             state.clear()
             await close_hub(hub)
+            log.info("hub stopped: upstreams closed, database closed")
 
     backend = HubAuthBackend(Credentials("", []))  # replaced with the real credentials at start-up
     routes = [

@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `hub tools list | head` ends quietly
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

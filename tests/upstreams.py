@@ -68,16 +68,32 @@ async def grow(name: str, ctx: Context) -> str:
     return f"added {name}"
 
 
+SEEN = {"authorization": "none"}
+
+
 @server.tool()
 def whoami() -> str:
-    """Report which credential the upstream saw (the Authorization header it received, if any)."""
-    return os.environ.get("UPSTREAM_SECRET", "no-secret")
+    """Report the credential the upstream saw: the Authorization header (HTTP) or UPSTREAM_SECRET (stdio)."""
+    return SEEN["authorization"] if SEEN["authorization"] != "none" else os.environ.get("UPSTREAM_SECRET", "none")
+
+
+def _recording(app):
+    """ASGI wrapper remembering the Authorization header of the latest request (for credential tests)."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            SEEN["authorization"] = headers.get(b"authorization", b"none").decode()
+        await app(scope, receive, send)
+
+    return wrapped
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["http"]:
         import uvicorn
 
-        uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+        app = server.streamable_http_app()
+        uvicorn.run(_recording(app), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", lifespan="on")
     else:
         server.run()

@@ -139,3 +139,30 @@ async def test_list_changed_reaches_both_eras(tmp_path):
             assert "local.reverse" in await all_tools(modern)
             result = await modern.call_tool("local.reverse", {"text": "abc"})
             assert result.content[0].text == "cba"
+
+
+async def test_upstreams_get_their_own_credentials_never_the_callers(tmp_path):
+    with http_upstream() as upstream_url:
+        async with running_hub(tmp_path) as hub:
+            await register(hub, {"name": "remote", "transport": "http", "url": upstream_url,
+                                 "headers": {"Authorization": "Bearer upstream-only-secret"}})
+            await register(hub, {"name": "local", "transport": "stdio", "command": STDIO_UPSTREAM,
+                                 "cwd": str(ROOT), "env": {"UPSTREAM_SECRET": "stdio-secret"}})
+            async with hub.mcp_http() as http, Client(streamable_http_client(hub.mcp_url, http_client=http)) as c:
+                seen = await c.call_tool("remote.whoami", {})
+                assert seen.content[0].text == "Bearer upstream-only-secret"
+                seen = await c.call_tool("local.whoami", {})
+                assert seen.content[0].text == "stdio-secret"
+
+
+async def test_foreign_origins_and_hosts_are_refused(tmp_path):
+    async with running_hub(tmp_path) as hub, hub.http() as http:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+        accept = {"Accept": "application/json, text/event-stream"}
+        evil_origin = await http.post("/mcp", json=body, headers={**accept, "Origin": "http://evil.example"})
+        assert evil_origin.status_code == 403
+        evil_host = await http.post("/mcp", json=body, headers={**accept, "Host": "evil.example"})
+        assert evil_host.status_code == 421
+        fine = await http.post("/mcp", json=body, headers={**accept, "Origin": hub.url})
+        assert fine.status_code == 200
