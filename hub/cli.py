@@ -218,10 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import signal
-
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `hub tools list | head` ends quietly
     args = build_parser().parse_args(argv)
+    if args.func not in (serve, stdio):
+        import signal
+
+        # `hub tools list | head` ends quietly. Never for the servers: a closed socket must not kill them.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     return int(args.func(args) or 0)
 
 
