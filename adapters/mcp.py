@@ -21,13 +21,14 @@ from typing import IO, Any, Protocol
 import anyio
 import httpx2
 import mcp.types as types
+from hub.adapters.http_limits import CappedTransport
+from hub.adapters.mcp_session import UpstreamError, UpstreamSession, describe
 from mcp import Client, StdioServerParameters
 from mcp.client._input_required import run_input_required_driver
 from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from hub.catalog.entities import Transport, UpstreamSpec
 
@@ -37,10 +38,6 @@ HEADER_MISMATCH = -32020
 MAX_LIST_PAGES = 200  # bound a misbehaving upstream's pagination
 RESERVED_META_PREFIX = "io.modelcontextprotocol/"
 CALLER_CAPABILITIES = frozenset({"sampling", "elicitation", "roots"})
-
-
-class UpstreamError(Exception):
-    """An upstream failed in a way the caller should hear about. The message is safe to show."""
 
 
 class Relay(Protocol):
@@ -68,186 +65,6 @@ class Limits:
     pool_size: int = 16
 
 
-# ---------------------------------------------------------------------------------------------- HTTP
-
-
-class ResponseTooLarge(httpx2.TransportError):
-    pass
-
-
-class _CappedStream(httpx2.AsyncByteStream):
-    def __init__(self, inner: httpx2.AsyncByteStream, limit: int) -> None:
-        self._inner, self._limit, self._seen = inner, limit, 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._inner:
-            self._seen += len(chunk)
-            if self._seen > self._limit:
-                raise ResponseTooLarge(f"upstream response exceeded {self._limit} bytes")
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class _CappedTransport(httpx2.AsyncBaseTransport):
-    """Bounds every response body an upstream sends for a request (not the long-lived GET stream)."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport, limit: int, on_overflow: Callable[[], None]) -> None:
-        self._inner, self._limit, self._on_overflow = inner, limit, on_overflow
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = await self._inner.handle_async_request(request)
-        if request.method == "GET":
-            return response
-        length = response.headers.get("content-length")
-        if length and length.isdigit() and int(length) > self._limit:
-            await response.aclose()
-            self._on_overflow()
-            raise ResponseTooLarge(f"upstream response exceeded {self._limit} bytes")
-        capped = _CappedStream(response.stream, self._limit)  # type: ignore[arg-type]
-        outer = self
-
-        class _Stream(httpx2.AsyncByteStream):
-            async def __aiter__(self) -> AsyncIterator[bytes]:
-                try:
-                    async for chunk in capped:
-                        yield chunk
-                except ResponseTooLarge:
-                    outer._on_overflow()
-                    raise
-
-            async def aclose(self) -> None:
-                await capped.aclose()
-
-        return httpx2.Response(
-            response.status_code, headers=response.headers, stream=_Stream(), extensions=response.extensions,
-            request=request,
-        )
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-# ---------------------------------------------------------------------------------------------- sessions
-
-
-class _Session:
-    """One SDK client session, held open by its own task (anyio scopes exit in the task that entered them)."""
-
-    def __init__(self, upstream: UpstreamClient, number: int, profile: frozenset[str]) -> None:
-        self.upstream = upstream
-        self.number = number
-        self.profile = profile
-        self.relay: Relay | None = None
-        self.client: Client | None = None
-        self._ready = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._error: BaseException | None = None
-        self._task: asyncio.Task[None] | None = None
-        self.alive = False
-
-    async def start(self, timeout: float) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"upstream:{self.upstream.spec.name}#{self.number}")
-        try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except TimeoutError:
-            await self.close()
-            raise UpstreamError(f"upstream {self.upstream.spec.name!r} did not answer within {timeout:g} s") from None
-        if self._error is not None:
-            await self.close()
-            raise UpstreamError(f"upstream {self.upstream.spec.name!r} is unreachable: {_describe(self._error)}")
-
-    async def _run(self) -> None:
-        try:
-            async with self.upstream._new_client(self) as client:
-                self.client = client
-                self.alive = True
-                self._ready.set()
-                async with anyio.create_task_group() as tg:
-                    if self.number == 0:
-                        tg.start_soon(self._listen, client)
-                    await self._stop.wait()
-                    tg.cancel_scope.cancel()
-        except Exception as exc:  # the connection failed or died: the pool will open a new one
-            self._error = exc
-            if self.alive:
-                log.warning("upstream %s session ended: %s", self.upstream.spec.name, _describe(exc))
-        finally:
-            self.alive = False
-            self._ready.set()
-            self.upstream._session_ended(self)
-
-    async def _listen(self, client: Client) -> None:
-        """2026-07-28 upstreams announce list changes on a subscriptions/listen stream."""
-        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-            return  # session-era upstreams push notifications to message_handler instead
-        try:
-            async with client.listen(
-                tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
-            ) as sub:
-                async for _event in sub:
-                    self.upstream._changed()
-        except Exception as exc:  # not supported, or the stream ended: the periodic sync still runs
-            log.debug("upstream %s listen ended: %s", self.upstream.spec.name, _describe(exc))
-
-    async def close(self) -> None:
-        self._stop.set()
-        if self._task is not None and not self._task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), 5)
-            except (TimeoutError, Exception):
-                self._task.cancel()
-
-    # -- callbacks the upstream reaches us through; routed to the call that holds the lease --
-
-    async def on_sampling(self, ctx: ClientRequestContext, params: types.CreateMessageRequestParams) -> Any:
-        if self.relay is None:
-            return types.ErrorData(code=types.INVALID_REQUEST, message="sampling is not available outside a call")
-        return await self.relay.sampling(params)
-
-    async def on_elicitation(self, ctx: ClientRequestContext, params: types.ElicitRequestParams) -> Any:
-        if self.relay is None:
-            return types.ErrorData(code=types.INVALID_REQUEST, message="elicitation is not available outside a call")
-        return await self.relay.elicitation(params)
-
-    async def on_list_roots(self, ctx: ClientRequestContext) -> Any:
-        if self.relay is None:
-            return types.ListRootsResult(roots=[])
-        return await self.relay.list_roots()
-
-    async def on_log(self, params: types.LoggingMessageNotificationParams) -> None:
-        if self.relay is not None:
-            await self.relay.log(params)
-
-    async def on_message(self, message: Any) -> None:
-        if isinstance(
-            message,
-            types.ToolListChangedNotification | types.PromptListChangedNotification
-            | types.ResourceListChangedNotification,
-        ):
-            self.upstream._changed()
-
-
-def _describe(exc: BaseException) -> str:
-    """A short, client-safe description of a connection failure (no tracebacks, no secrets)."""
-    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        return _describe(exc.exceptions[0])
-    if isinstance(exc, ResponseTooLarge):
-        return str(exc)
-    if isinstance(exc, httpx2.ConnectError):
-        return "connection refused"
-    if isinstance(exc, httpx2.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx2.HTTPStatusError):
-        return f"HTTP {exc.response.status_code}"
-    if isinstance(exc, MCPError):
-        return exc.error.message
-    if isinstance(exc, OSError):
-        return exc.strerror or type(exc).__name__
-    return type(exc).__name__
-
-
 # ---------------------------------------------------------------------------------------------- upstream
 
 
@@ -270,8 +87,8 @@ class UpstreamClient:
         self._server = server
         pool = 1 if spec.transport == Transport.stdio else max(1, limits.pool_size)
         self._slots = asyncio.Semaphore(pool)
-        self._idle: dict[frozenset[str], list[_Session]] = {}
-        self._sessions: set[_Session] = set()
+        self._idle: dict[frozenset[str], list[UpstreamSession]] = {}
+        self._sessions: set[UpstreamSession] = set()
         self._numbers = 0
         self._connect_lock = asyncio.Lock()
         self._failures = 0
@@ -291,7 +108,7 @@ class UpstreamClient:
                 headers=spec.headers,
                 auth=http_auth,
                 timeout=httpx2.Timeout(limits.timeout_s, connect=limits.connect_timeout_s),
-                transport=_CappedTransport(
+                transport=CappedTransport(
                     httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=pool + 2)),
                     limits.max_response_bytes,
                     self._overflow,
@@ -314,7 +131,7 @@ class UpstreamClient:
     def _overflow(self) -> None:
         self._overflowed = True
 
-    def _new_client(self, session: _Session) -> Client:
+    def _new_client(self, session: UpstreamSession) -> Client:
         common: dict[str, Any] = dict(
             # A callback makes the SDK declare the capability: only those the caller has.
             sampling_callback=session.on_sampling if "sampling" in session.profile else None,
@@ -339,7 +156,7 @@ class UpstreamClient:
             raise UpstreamError(f"tool pack {spec.name!r} is not loaded")
         return Client(self._server, **common)
 
-    def _session_ended(self, session: _Session) -> None:
+    def _session_ended(self, session: UpstreamSession) -> None:
         self._sessions.discard(session)
         with contextlib.suppress(ValueError):
             self._idle.get(session.profile, []).remove(session)
@@ -348,7 +165,7 @@ class UpstreamClient:
             # so list_changed keeps flowing; backoff applies.
             self._changed()
 
-    async def _open_session(self, profile: frozenset[str]) -> _Session:
+    async def _open_session(self, profile: frozenset[str]) -> UpstreamSession:
         now = time.monotonic()
         if now < self._retry_at:
             raise UpstreamError(
@@ -360,7 +177,7 @@ class UpstreamClient:
         if has_control:
             self._numbers += 1
         number = self._numbers if has_control else 0
-        session = _Session(self, number, profile)
+        session = UpstreamSession(self, number, profile)
         try:
             await session.start(self.limits.connect_timeout_s + 5)
         except UpstreamError as exc:
@@ -380,7 +197,7 @@ class UpstreamClient:
         if self._closed:
             raise UpstreamError(f"upstream {self.name!r} is shutting down")
         await self._slots.acquire()
-        session: _Session | None = None
+        session: UpstreamSession | None = None
         try:
             profile = relay.capabilities & CALLER_CAPABILITIES if relay is not None else frozenset()
             idle = self._idle.setdefault(profile, [])
@@ -474,8 +291,8 @@ class UpstreamClient:
         except Exception as exc:
             if self._overflowed:
                 raise self._too_large(what) from None
-            log.warning("upstream %s failed during %s: %s", self.name, what, _describe(exc))
-            raise UpstreamError(f"{what}: upstream {self.name!r} failed ({_describe(exc)})") from None
+            log.warning("upstream %s failed during %s: %s", self.name, what, describe(exc))
+            raise UpstreamError(f"{what}: upstream {self.name!r} failed ({describe(exc)})") from None
 
     def _too_large(self, what: str) -> UpstreamError:
         return UpstreamError(f"{what}: upstream response exceeded {self.limits.max_response_bytes} bytes")
@@ -524,85 +341,78 @@ class UpstreamClient:
     async def list_resource_templates(self) -> list[types.ResourceTemplate]:
         return await self._list_all("resource templates")
 
-    async def call_tool(
+    async def _interactive(
         self,
-        name: str,
-        arguments: dict[str, Any] | None,
+        request: Callable[[Client, Any, str | None], Awaitable[Any]],
         *,
-        relay: Relay | None = None,
-        meta: dict[str, Any] | None = None,
-        input_responses: dict[str, Any] | None = None,
-        request_state: str | None = None,
+        relay: Relay | None,
+        input_responses: dict[str, Any] | None,
+        request_state: str | None,
+        what: str,
         timeout: float | None = None,
-    ) -> types.CallToolResult | types.InputRequiredResult:
-        async def call() -> Any:
+    ) -> Any:
+        """tools/call, prompts/get, resources/read: one leased session; input_required rounds are either
+        fulfilled through a session-era caller or handed back to a 2026-07-28 caller."""
+
+        async def run() -> Any:
             async with self.lease(relay) as client:
-                session = client.session
-                progress = relay.progress if relay is not None else None
 
                 async def send(responses: Any, state: str | None) -> Any:
-                    kwargs = dict(progress_callback=progress, input_responses=responses, request_state=state,
-                                  meta=_forwardable(meta), allow_input_required=True)
-                    try:
-                        return await session.call_tool(name, arguments, **kwargs)
-                    except MCPError as exc:
-                        if exc.error.code != HEADER_MISMATCH:
-                            raise
-                        # 2026-07-28 Mcp-Param-* headers come from the listed schema: list, then resend once.
-                        await _refresh_listing(client)
-                        return await session.call_tool(name, arguments, **kwargs)
+                    return await request(client, responses, state)
 
                 first = await send(input_responses, request_state)
                 if isinstance(first, types.InputRequiredResult) and relay is not None and relay.drives_input:
-                    return await _drive(session, first, send)
+                    return await _drive(client.session, first, send)
                 return first
 
-        result = await self._guard(call, f"calling {name!r}", timeout)
+        result = await self._guard(run, what, timeout)
         self._check_size(result)
         return result
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any] | None, *, relay: Relay | None = None,
+        meta: dict[str, Any] | None = None, input_responses: dict[str, Any] | None = None,
+        request_state: str | None = None, timeout: float | None = None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        progress = relay.progress if relay is not None else None
+
+        async def request(client: Client, responses: Any, state: str | None) -> Any:
+            kwargs = dict(progress_callback=progress, input_responses=responses, request_state=state,
+                          meta=_forwardable(meta), allow_input_required=True)
+            try:
+                return await client.session.call_tool(name, arguments, **kwargs)
+            except MCPError as exc:
+                if exc.error.code != HEADER_MISMATCH:
+                    raise
+                # 2026-07-28 Mcp-Param-* headers come from the listed schema: list, then resend once.
+                await _refresh_listing(client)
+                return await client.session.call_tool(name, arguments, **kwargs)
+
+        return await self._interactive(request, relay=relay, input_responses=input_responses,
+                                       request_state=request_state, what=f"calling {name!r}", timeout=timeout)
 
     async def get_prompt(
         self, name: str, arguments: dict[str, str] | None, *, relay: Relay | None = None,
         meta: dict[str, Any] | None = None, input_responses: dict[str, Any] | None = None,
         request_state: str | None = None,
     ) -> types.GetPromptResult | types.InputRequiredResult:
-        async def get() -> Any:
-            async with self.lease(relay) as client:
-                session = client.session
+        async def request(client: Client, responses: Any, state: str | None) -> Any:
+            return await client.session.get_prompt(name, arguments, meta=_forwardable(meta), input_responses=responses,
+                                                   request_state=state, allow_input_required=True)
 
-                async def send(responses: Any, state: str | None) -> Any:
-                    return await session.get_prompt(name, arguments, meta=_forwardable(meta), input_responses=responses,
-                                                    request_state=state, allow_input_required=True)
-
-                first = await send(input_responses, request_state)
-                if isinstance(first, types.InputRequiredResult) and relay is not None and relay.drives_input:
-                    return await _drive(session, first, send)
-                return first
-
-        result = await self._guard(get, f"getting prompt {name!r}")
-        self._check_size(result)
-        return result
+        return await self._interactive(request, relay=relay, input_responses=input_responses,
+                                       request_state=request_state, what=f"getting prompt {name!r}")
 
     async def read_resource(
         self, uri: str, *, relay: Relay | None = None, meta: dict[str, Any] | None = None,
         input_responses: dict[str, Any] | None = None, request_state: str | None = None,
     ) -> types.ReadResourceResult | types.InputRequiredResult:
-        async def read() -> Any:
-            async with self.lease(relay) as client:
-                session = client.session
+        async def request(client: Client, responses: Any, state: str | None) -> Any:
+            return await client.session.read_resource(uri, meta=_forwardable(meta), input_responses=responses,
+                                                      request_state=state, allow_input_required=True)
 
-                async def send(responses: Any, state: str | None) -> Any:
-                    return await session.read_resource(uri, meta=_forwardable(meta), input_responses=responses,
-                                                       request_state=state, allow_input_required=True)
-
-                first = await send(input_responses, request_state)
-                if isinstance(first, types.InputRequiredResult) and relay is not None and relay.drives_input:
-                    return await _drive(session, first, send)
-                return first
-
-        result = await self._guard(read, "reading a resource")
-        self._check_size(result)
-        return result
+        return await self._interactive(request, relay=relay, input_responses=input_responses,
+                                       request_state=request_state, what="reading a resource")
 
     async def session_call(self, operation: Callable[[Client], Awaitable[Any]], what: str) -> Any:
         """Any other request (completion, subscribe, set level) on a pooled session."""
@@ -661,39 +471,3 @@ def _devnull() -> IO[str]:
     if _DEVNULL is None:
         _DEVNULL = open(os.devnull, "w")  # noqa: SIM115
     return _DEVNULL
-
-
-class _MemoryTokenStorage:
-    """Upstream OAuth tokens live in memory: a restart simply fetches a new client-credentials token."""
-
-    def __init__(self) -> None:
-        self._tokens: Any = None
-        self._client: Any = None
-
-    async def get_tokens(self) -> Any:
-        return self._tokens
-
-    async def set_tokens(self, tokens: Any) -> None:
-        self._tokens = tokens
-
-    async def get_client_info(self) -> Any:
-        return self._client
-
-    async def set_client_info(self, client_info: Any) -> None:
-        self._client = client_info
-
-
-def oauth_client_credentials(spec: UpstreamSpec) -> httpx2.Auth | None:
-    """The upstream's own OAuth client credentials (never the caller's token), via the SDK's provider."""
-    if spec.transport != Transport.http or spec.auth.type != "oauth_client_credentials":
-        return None
-    from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
-
-    return ClientCredentialsOAuthProvider(
-        server_url=spec.url or "",
-        storage=_MemoryTokenStorage(),
-        client_id=spec.auth.client_id or "",
-        client_secret=spec.auth.client_secret or "",
-        scope=spec.auth.scope,
-        issuer=spec.auth.issuer,
-    )

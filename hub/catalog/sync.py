@@ -17,7 +17,8 @@ from typing import Any
 
 import mcp.types as types
 
-from hub.adapters.mcp import Limits, UpstreamClient, UpstreamError, oauth_client_credentials
+from hub.adapters.mcp import Limits, UpstreamClient, UpstreamError
+from hub.adapters.oauth import oauth_client_credentials
 from hub.catalog.entities import TOOL_NAME_RE, SyncResult, ToolRecord, ToolState, Transport, UpstreamSpec
 from hub.catalog.store import Conflict, NameCollision, Store
 from hub.events import PROMPTS_CHANGED, RESOURCES_CHANGED, TOOLS_CHANGED, Event, EventBus
