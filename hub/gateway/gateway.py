@@ -18,6 +18,7 @@ import mcp.types as types
 from hub.adapters.mcp import Relay, UpstreamError
 from hub.catalog.entities import ToolRecord, ToolState
 from hub.catalog.sync import Federation
+from hub.gateway.policy import may_use_tool, may_use_upstream
 from hub.gateway.validation import validate_arguments
 from hub.identity.principal import Principal
 
@@ -56,7 +57,7 @@ class Gateway:
     # ------------------------------------------------------------------------------ tools
 
     def _visible(self, principal: Principal, record: ToolRecord) -> bool:
-        return record.state == ToolState.approved and principal.may_use_tool(record.name, record.upstream)
+        return record.state == ToolState.approved and may_use_tool(principal, record.name, record.upstream)
 
     def visible_tools(self, principal: Principal) -> list[ToolRecord]:
         tools = self.federation.tools
@@ -120,7 +121,7 @@ class Gateway:
     def list_prompts(self, principal: Principal) -> list[types.Prompt]:
         prompts = self.federation.prompts
         return [
-            prompts[n].prompt for n in sorted(prompts) if principal.may_use_upstream(prompts[n].upstream)
+            prompts[n].prompt for n in sorted(prompts) if may_use_upstream(principal, prompts[n].upstream)
         ]
 
     async def get_prompt(
@@ -129,7 +130,7 @@ class Gateway:
         request_state: str | None = None,
     ) -> types.GetPromptResult | types.InputRequiredResult:
         entry = self.federation.prompts.get(name)
-        if entry is None or not principal.may_use_upstream(entry.upstream):
+        if entry is None or not may_use_upstream(principal, entry.upstream):
             raise NotFound(f"Unknown prompt: {name}")
         client = self._client(entry.upstream)
         try:
@@ -142,14 +143,21 @@ class Gateway:
 
     def list_resources(self, principal: Principal) -> list[types.Resource]:
         resources = self.federation.resources
-        return [resources[u][1] for u in sorted(resources) if principal.may_use_upstream(resources[u][0])]
+        return [resources[u][1] for u in sorted(resources) if may_use_upstream(principal, resources[u][0])]
 
     def list_resource_templates(self, principal: Principal) -> list[types.ResourceTemplate]:
-        return [t.template for t in self.federation.templates if principal.may_use_upstream(t.upstream)]
+        return [t.template for t in self.federation.templates if may_use_upstream(principal, t.upstream)]
+
+    def prompt_target(self, principal: Principal, name: str) -> tuple[str, str]:
+        """(upstream, the upstream's own prompt name) for a prompt the caller may use."""
+        entry = self.federation.prompts.get(name)
+        if entry is None or not may_use_upstream(principal, entry.upstream):
+            raise NotFound(f"Unknown prompt: {name}")
+        return entry.upstream, entry.upstream_name
 
     def resource_upstream(self, principal: Principal, uri: str) -> str:
         upstream = self.federation.resource_upstream(uri)
-        if upstream is None or not principal.may_use_upstream(upstream):
+        if upstream is None or not may_use_upstream(principal, upstream):
             raise NotFound(f"Unknown resource: {uri}")
         return upstream
 
@@ -166,7 +174,7 @@ class Gateway:
 
     async def on_upstream(self, principal: Principal, upstream: str, operation: Any, what: str) -> Any:
         """Another request (completion, subscribe) routed to an upstream the caller may use."""
-        if not principal.may_use_upstream(upstream):
+        if not may_use_upstream(principal, upstream):
             raise NotFound(f"Unknown target: {what}")
         try:
             return await self._client(upstream).session_call(operation, what)

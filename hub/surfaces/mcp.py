@@ -287,10 +287,8 @@ class McpSurface:
         ref = params.ref
         try:
             if isinstance(ref, types.PromptReference):
-                entry = self.gateway.federation.prompts.get(ref.name)
-                if entry is None or not principal.may_use_upstream(entry.upstream):
-                    raise NotFound(f"Unknown prompt: {ref.name}")
-                upstream, ref = entry.upstream, types.PromptReference(type="ref/prompt", name=entry.upstream_name)
+                upstream, upstream_name = self.gateway.prompt_target(principal, ref.name)
+                ref = types.PromptReference(type="ref/prompt", name=upstream_name)
             else:
                 upstream = self.gateway.resource_upstream(principal, ref.uri)
 
