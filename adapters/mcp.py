@@ -21,6 +21,7 @@ from typing import IO, Any, Protocol
 import anyio
 import httpx2
 import mcp.types as types
+from hub.adapters import mcp_direct
 from hub.adapters.http_limits import CappedTransport
 from hub.adapters.mcp_session import UpstreamError, UpstreamSession, describe
 from mcp import Client, StdioServerParameters
@@ -29,6 +30,7 @@ from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from hub.catalog.entities import Transport, UpstreamSpec
 
@@ -37,6 +39,7 @@ log = logging.getLogger("hub.adapters.mcp")
 HEADER_MISMATCH = -32020
 MAX_LIST_PAGES = 200  # bound a misbehaving upstream's pagination
 RESERVED_META_PREFIX = "io.modelcontextprotocol/"
+PROGRESS_KEYS = frozenset({"progressToken", "progress_token"})  # wire name, and the SDK's Python name
 CALLER_CAPABILITIES = frozenset({"sampling", "elicitation", "roots"})
 
 
@@ -103,6 +106,7 @@ class UpstreamClient:
             stderr_dir.mkdir(parents=True, exist_ok=True)
             self._stderr = open(stderr_dir / f"{spec.name}.stderr.log", "a", buffering=1)  # noqa: SIM115
         self._http: httpx2.AsyncClient | None = None
+        self._modern_version: str | None = None
         if spec.transport == Transport.http:
             self._http = httpx2.AsyncClient(
                 headers=spec.headers,
@@ -186,6 +190,9 @@ class UpstreamClient:
             self._retry_at = time.monotonic() + min(60.0, 0.5 * 2 ** min(self._failures, 7))
             raise
         self._failures = 0
+        if self._http is not None and session.client is not None \
+                and session.client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            self._modern_version = session.client.protocol_version  # the lean call path may be used
         self._last_error = None
         self._retry_at = 0.0
         self._sessions.add(session)
@@ -372,8 +379,21 @@ class UpstreamClient:
     async def call_tool(
         self, name: str, arguments: dict[str, Any] | None, *, relay: Relay | None = None,
         meta: dict[str, Any] | None = None, input_responses: dict[str, Any] | None = None,
-        request_state: str | None = None, timeout: float | None = None,
+        request_state: str | None = None, timeout: float | None = None, param_headers: bool = False,
     ) -> types.CallToolResult | types.InputRequiredResult:
+        version = self._modern_version
+        if version and self._http is not None and not param_headers and not (relay and relay.drives_input):
+            http, url = self._http, self.spec.url or ""
+
+            async def direct() -> Any:
+                async with self._slots:
+                    return await mcp_direct.call_tool(
+                        http, url, version, name, arguments, relay=relay, meta=_forwardable(meta), caller_meta=meta,
+                        input_responses=input_responses, request_state=request_state,
+                    )
+
+            with contextlib.suppress(mcp_direct.FallBack):
+                return await self._guard(direct, f"calling {name!r}", timeout)
         progress = relay.progress if relay is not None else None
 
         async def request(client: Client, responses: Any, state: str | None) -> Any:
@@ -458,7 +478,7 @@ def _forwardable(meta: dict[str, Any] | None) -> dict[str, Any] | None:
     """The caller's _meta minus protocol-reserved keys and its progress token (the hub's client sets its own)."""
     if not meta:
         return None
-    kept = {k: v for k, v in meta.items() if not k.startswith(RESERVED_META_PREFIX) and k != "progressToken"}
+    kept = {k: v for k, v in meta.items() if not k.startswith(RESERVED_META_PREFIX) and k not in PROGRESS_KEYS}
     return kept or None
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import mcp.types as types
 
 from hub.adapters.mcp import Relay, UpstreamError
+from hub.adapters.mcp_direct import uses_param_headers
 from hub.catalog.entities import ToolRecord, ToolState
 from hub.catalog.sync import Federation
 from hub.gateway.policy import may_use_tool, may_use_upstream
@@ -108,7 +109,7 @@ class Gateway:
             result = await client.call_tool(
                 record.upstream_tool, arguments, relay=relay, meta=meta,
                 input_responses=input_responses, request_state=request_state,
-                timeout=client.spec.timeout_s,
+                timeout=client.spec.timeout_s, param_headers=uses_param_headers(record.input_schema),
             )
         except UpstreamError as exc:
             log.info("call %s by %s failed: %s", name, principal.id, exc)

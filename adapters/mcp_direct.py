@@ -1,0 +1,132 @@
+"""The lean tools/call path to a 2026-07-28 Streamable HTTP upstream: one pooled POST, one JSON parse.
+
+The 2026-07-28 revision is stateless and has no server-to-client requests (input is asked for with
+`input_required` results), so a plain tools/call needs none of the SDK client session's machinery.
+This path builds the request envelope itself, relays progress and log frames from an SSE answer, and
+returns the upstream's result. Anything it does not cover goes through the SDK session instead:
+calls whose tool mirrors arguments into `Mcp-Param-*` headers, and callers the hub must drive
+`input_required` rounds for.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+import mcp.types as types
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import X_MCP_HEADER_KEY, encode_header_value
+
+from hub import __version__
+
+if TYPE_CHECKING:
+    from hub.adapters.mcp import Relay
+
+PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
+CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
+CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
+LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
+CLIENT_INFO = {"name": "hub", "version": __version__}
+
+_ids = itertools.count(1)
+
+
+class FallBack(Exception):
+    """This call needs the SDK session path."""
+
+
+def uses_param_headers(schema: dict[str, Any] | None) -> bool:
+    props = (schema or {}).get("properties")
+    return isinstance(props, dict) and any(
+        isinstance(p, dict) and X_MCP_HEADER_KEY in p for p in props.values()
+    )
+
+
+def _capabilities(relay: Relay | None) -> dict[str, Any]:
+    return {name: {} for name in sorted(relay.capabilities)} if relay is not None else {}
+
+
+async def call_tool(
+    http: httpx2.AsyncClient,
+    url: str,
+    version: str,
+    name: str,
+    arguments: dict[str, Any] | None,
+    *,
+    relay: Relay | None,
+    meta: dict[str, Any] | None,
+    caller_meta: dict[str, Any] | None,
+    input_responses: dict[str, Any] | None,
+    request_state: str | None,
+) -> types.CallToolResult | types.InputRequiredResult:
+    request_meta: dict[str, Any] = dict(meta or {})
+    request_meta.update({PROTOCOL_VERSION_KEY: version, CLIENT_CAPABILITIES_KEY: _capabilities(relay),
+                         CLIENT_INFO_KEY: CLIENT_INFO})
+    if caller_meta:
+        if LOG_LEVEL_KEY in caller_meta:
+            request_meta[LOG_LEVEL_KEY] = caller_meta[LOG_LEVEL_KEY]
+        if "progressToken" in caller_meta or "progress_token" in caller_meta:
+            request_meta["progressToken"] = "p"  # ours: progress frames are relayed to the caller's token
+    params: dict[str, Any] = {"name": name, "_meta": request_meta}
+    if arguments is not None:
+        params["arguments"] = arguments
+    if input_responses:
+        params["inputResponses"] = {
+            k: v.model_dump(by_alias=True, exclude_none=True, mode="json") if hasattr(v, "model_dump") else v
+            for k, v in input_responses.items()
+        }
+    if request_state is not None:
+        params["requestState"] = request_state
+    request_id = next(_ids)
+    body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params})
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": version,
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": encode_header_value(name),
+    }
+    async with http.stream("POST", url, content=body, headers=headers) as response:
+        kind = response.headers.get("content-type", "")
+        if kind.startswith("text/event-stream"):
+            message = await _from_stream(response, request_id, relay)
+        else:
+            message = json.loads(await response.aread())
+    if not isinstance(message, dict):
+        raise MCPError(types.INTERNAL_ERROR, "upstream answered with something that is not JSON-RPC")
+    if "error" in message:
+        error = message["error"] or {}
+        if error.get("code") == -32020:  # header mismatch: the SDK session path re-lists and resends
+            raise FallBack
+        raise MCPError(int(error.get("code", types.INTERNAL_ERROR)), str(error.get("message", "upstream error")),
+                       error.get("data"))
+    result = message.get("result")
+    if not isinstance(result, dict):
+        raise MCPError(types.INTERNAL_ERROR, "upstream answered without a result")
+    if result.get("resultType") == "input_required":
+        return types.InputRequiredResult.model_validate(result)
+    return types.CallToolResult.model_validate(result)
+
+
+async def _from_stream(response: httpx2.Response, request_id: int, relay: Relay | None) -> Any:
+    """Read SSE frames until our response; relay the notifications that precede it."""
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if not data:
+            continue
+        frame = json.loads(data)
+        if frame.get("id") == request_id and ("result" in frame or "error" in frame):
+            return frame
+        method = frame.get("method")
+        if relay is None or not isinstance(frame.get("params"), dict):
+            continue
+        if method == "notifications/progress":
+            p = frame["params"]
+            await relay.progress(p.get("progress", 0), p.get("total"), p.get("message"))
+        elif method == "notifications/message":
+            await relay.log(types.LoggingMessageNotificationParams.model_validate(frame["params"]))
+    raise MCPError(types.CONNECTION_CLOSED, "upstream closed the stream before answering")
