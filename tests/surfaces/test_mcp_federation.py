@@ -68,6 +68,11 @@ async def test_stdio_and_http_upstreams_through_the_hub(tmp_path, mode):
                 result = await client.call_tool("local.progress", {"steps": 3}, progress_callback=on_progress)
                 assert result.content[0].text == "3 steps"
                 assert seen == [1, 2, 3]
+                # the same through the HTTP upstream (the lean 2026-07-28 path relays SSE progress frames)
+                seen.clear()
+                result = await client.call_tool("r.progress", {"steps": 4}, progress_callback=on_progress)
+                assert result.content[0].text == "4 steps"
+                assert seen == [1, 2, 3, 4]
 
 
 async def test_unauthenticated_and_bad_tokens_are_refused(tmp_path):
