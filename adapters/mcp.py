@@ -125,6 +125,11 @@ class UpstreamClient:
         return self.spec.name
 
     @property
+    def direct_ready(self) -> bool:
+        """Whether tools/call can take the lean 2026-07-28 HTTP path (see mcp_direct)."""
+        return self._http is not None and self._modern_version is not None
+
+    @property
     def healthy(self) -> bool:
         return any(s.alive for s in self._sessions) or (self._failures == 0 and self._last_error is None)
 

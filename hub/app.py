@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -139,12 +138,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = await open_hub(settings)
         surface = McpSurface(hub.gateway, hub.events)
         hosts, origins = default_hosts(settings)
-        manager = surface.session_manager(allowed_hosts=hosts, allowed_origins=origins,
-                                          max_request_bytes=settings.max_request_bytes)
+        manager, mcp_app = surface.http_app(allowed_hosts=hosts, allowed_origins=origins,
+                                            max_request_bytes=settings.max_request_bytes)
         backend.credentials = hub.credentials
         api = Api(hub.gateway, hub.federation)
         api_router = Starlette(routes=api.routes())
-        state.update(hub=hub, mcp=RequirePrincipal(StreamableHTTPASGIApp(manager)), api=api_router)
+        state.update(hub=hub, mcp=RequirePrincipal(mcp_app), api=api_router)
         try:
             async with manager.run():
                 log.info("hub %s ready on %s (%d tools)", __version__, settings.base_url, len(hub.federation.tools))

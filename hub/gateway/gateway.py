@@ -82,6 +82,11 @@ class Gateway:
             raise NotFound(f"Unknown tool: {name}")
         return record
 
+    def can_call_directly(self, record: ToolRecord) -> bool:
+        """Whether a stateless call of this tool can skip the SDK machinery end to end."""
+        client = self.federation.client(record.upstream)
+        return client is not None and client.direct_ready and not uses_param_headers(record.input_schema)
+
     def input_schema(self, name: str) -> dict[str, Any] | None:
         record = self.federation.tools.get(name)
         return record.input_schema if record is not None else None

@@ -14,7 +14,7 @@ from typing import Any
 import mcp.types as types
 from mcp.server import NotificationOptions, Server, ServerRequestContext
 from mcp.server.session import ServerSession
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
@@ -27,12 +27,14 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import ServerMessageMetadata
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
+from starlette.types import ASGIApp
 
 from hub import __version__
 from hub.events import PROMPTS_CHANGED, RESOURCES_CHANGED, TOOLS_CHANGED, Event, EventBus
 from hub.gateway.gateway import Gateway, InvalidCursor, NotFound, Unavailable
 from hub.identity.bearer import principal_of
 from hub.identity.principal import Principal
+from hub.surfaces.mcp_fast import FastToolCall
 
 log = logging.getLogger("hub.surfaces.mcp")
 
@@ -131,18 +133,21 @@ class McpSurface:
         events.subscribe(PROMPTS_CHANGED, self._on_change)
         events.subscribe(RESOURCES_CHANGED, self._on_change)
 
-    def session_manager(
-        self, *, allowed_hosts: list[str], allowed_origins: list[str], max_request_bytes: int
-    ) -> StreamableHTTPSessionManager:
-        return StreamableHTTPSessionManager(
+    def http_app(self, *, allowed_hosts: list[str], allowed_origins: list[str], max_request_bytes: int
+                 ) -> tuple[StreamableHTTPSessionManager, ASGIApp]:
+        """The session manager (its run() belongs in the host lifespan) and the /mcp ASGI app."""
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins
+        )
+        manager = StreamableHTTPSessionManager(
             app=self.server,
             stateless=False,  # session-era clients keep sessions (server-to-client requests need them)
             json_response=False,
-            security_settings=TransportSecuritySettings(
-                enable_dns_rebinding_protection=True, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins
-            ),
+            security_settings=security,
             max_request_body_size=max_request_bytes,
         )
+        app = FastToolCall(StreamableHTTPASGIApp(manager), self.gateway, security, max_request_bytes)
+        return manager, app
 
     # ------------------------------------------------------------------------------ plumbing
 

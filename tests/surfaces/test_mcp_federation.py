@@ -171,3 +171,61 @@ async def test_foreign_origins_and_hosts_are_refused(tmp_path):
         assert evil_host.status_code == 421
         fine = await http.post("/mcp", json=body, headers={**accept, "Origin": hub.url})
         assert fine.status_code == 200
+
+
+def modern_call(name: str, arguments: dict, *, request_id: int = 7, meta: dict | None = None) -> dict:
+    envelope = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "0"}, **(meta or {})}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
+            "params": {"name": name, "arguments": arguments, "_meta": envelope}}
+
+
+MODERN_HEADERS = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call",
+                  "Accept": "application/json, text/event-stream"}
+
+
+async def test_raw_stateless_tool_calls_keep_the_protocols_answers(tmp_path):
+    """Plain 2026-07-28 calls take the hub's lean path; every rejection stays the SDK's."""
+    with http_upstream() as upstream_url:
+        async with running_hub(tmp_path) as hub:
+            await register(hub, {"name": "remote", "transport": "http", "url": upstream_url})
+            async with hub.http() as http:
+                ok = await http.post("/mcp", json=modern_call("remote.add", {"a": 1, "b": 2}),
+                                     headers={**MODERN_HEADERS, "Mcp-Name": "remote.add"})
+                assert ok.status_code == 200, ok.text
+                body = ok.json()
+                assert body["id"] == 7 and body["result"]["structuredContent"] == {"result": 3}
+                assert body["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "hub"
+
+                bad_args = await http.post("/mcp", json=modern_call("remote.add", {"a": "x"}),
+                                           headers={**MODERN_HEADERS, "Mcp-Name": "remote.add"})
+                assert bad_args.json()["result"]["isError"] is True
+
+                mismatch = await http.post("/mcp", json=modern_call("remote.add", {"a": 1, "b": 2}),
+                                           headers={**MODERN_HEADERS, "Mcp-Name": "remote.echo"})
+                assert mismatch.status_code == 400 and mismatch.json()["error"]["code"] == -32020
+
+                unknown = await http.post("/mcp", json=modern_call("remote.nope", {}, request_id=9),
+                                          headers={**MODERN_HEADERS, "Mcp-Name": "remote.nope"})
+                error = _frames(unknown)[-1]
+                assert error["id"] == 9 and error["error"]["code"] == types.INVALID_PARAMS
+
+                evil = await http.post("/mcp", json=modern_call("remote.add", {"a": 1, "b": 2}),
+                                       headers={**MODERN_HEADERS, "Mcp-Name": "remote.add",
+                                                "Origin": "http://evil.example"})
+                assert evil.status_code == 403
+
+            async with hub.http(token=None) as anon:
+                denied = await anon.post("/mcp", json=modern_call("remote.add", {"a": 1, "b": 2}),
+                                         headers={**MODERN_HEADERS, "Mcp-Name": "remote.add"})
+                assert denied.status_code == 401
+
+
+def _frames(response) -> list[dict]:
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        import json
+
+        return [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")
+                and line[5:].strip()]
+    return [response.json()]

@@ -1,0 +1,182 @@
+"""The lean path for plain 2026-07-28 `tools/call` POSTs: the SDK's own checks, then one gateway call.
+
+A stateless tools/call that wants no progress and no log messages needs none of the SDK server's
+per-request dispatch (task group, stream, model round-trips). This ASGI wrapper runs the SDK's
+transport and envelope checks (`TransportSecurityMiddleware`, `check_accept_headers`,
+`find_duplicated_routing_header`, `classify_inbound_request`) and, when the request and its tool
+qualify, answers it with one gateway call and one JSON write. Anything else, including every failed
+check, goes to the SDK unchanged (the body is replayed), so the protocol's answers stay the SDK's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mcp.types as types
+from mcp.server.streamable_http import check_accept_headers
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    InboundLadderRejection,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+)
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub import __version__
+from hub.gateway.gateway import Gateway, NotFound
+from hub.identity.bearer import principal_of
+
+SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
+SERVER_INFO = {"name": "hub", "version": __version__}
+NEEDS_STREAM = ("progressToken", "io.modelcontextprotocol/logLevel")  # the SDK path streams these
+
+
+class FastRelay:
+    """A modern caller as the adapter sees it on the lean path: no streaming, no input driving."""
+
+    drives_input = False
+
+    def __init__(self, capabilities: frozenset[str]) -> None:
+        self.capabilities = capabilities
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        return None
+
+    async def log(self, params: types.LoggingMessageNotificationParams) -> None:
+        return None
+
+    async def sampling(self, params: Any) -> Any:
+        return types.ErrorData(code=types.INVALID_REQUEST, message="not available on a stateless request")
+
+    elicitation = sampling
+
+    async def list_roots(self) -> Any:
+        return types.ErrorData(code=types.INVALID_REQUEST, message="not available on a stateless request")
+
+
+class FastToolCall:
+    def __init__(self, app: ASGIApp, gateway: Gateway, security: TransportSecuritySettings, max_body: int) -> None:
+        self.app = app
+        self.gateway = gateway
+        self.security = TransportSecurityMiddleware(security)
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = scope.get("headers") or []
+        version = method = None
+        for key, value in headers:
+            if key == b"mcp-protocol-version":
+                version = value.decode("latin-1")
+            elif key == b"mcp-method":
+                method = value.decode("latin-1")
+        if scope.get("method") != "POST" or method != "tools/call" or version not in MODERN_PROTOCOL_VERSIONS:
+            await self.app(scope, receive, send)
+            return
+        body, complete = await _read_body(receive, self.max_body)
+        if not complete or not await self._answer(scope, body, send):
+            await self.app(scope, _replay(body, complete, receive), send)
+
+    async def _answer(self, scope: Scope, body: bytes, send: Send) -> bool:
+        """True when the request was answered here; False sends it down the SDK path untouched."""
+        request = Request(scope)
+        if await self.security.validate_request(request, is_post=True) is not None:
+            return False
+        has_json, has_sse = check_accept_headers(request)
+        if not (has_json and has_sse) or find_duplicated_routing_header(request.headers.items()) is not None:
+            return False
+        try:
+            decoded = json.loads(body)
+        except (ValueError, RecursionError):
+            return False
+        if not isinstance(decoded, dict) or decoded.get("jsonrpc") != "2.0" or decoded.get("method") != "tools/call":
+            return False
+        request_id = decoded.get("id")
+        params = decoded.get("params")
+        if isinstance(request_id, bool) or not isinstance(request_id, str | int) or not isinstance(params, dict):
+            return False
+        name, arguments, meta = params.get("name"), params.get("arguments"), params.get("_meta")
+        if not isinstance(name, str) or not (arguments is None or isinstance(arguments, dict)):
+            return False
+        if not isinstance(meta, dict) or any(k in meta for k in NEEDS_STREAM):
+            return False
+        if "inputResponses" in params or "requestState" in params:
+            return False
+        verdict = classify_inbound_request(decoded, headers=dict(request.headers))
+        if isinstance(verdict, InboundLadderRejection):
+            return False
+        principal = principal_of(request)
+        if principal is None:
+            return False
+        try:
+            record = self.gateway.tool(principal, name)
+        except NotFound:
+            return False  # the SDK path gives the protocol's answer
+        if not self.gateway.can_call_directly(record):
+            return False
+        caps = verdict.client_capabilities
+        declared = caps.model_dump(exclude_none=True) if hasattr(caps, "model_dump") else dict(caps or {})
+        relay = FastRelay(frozenset(k for k in ("sampling", "elicitation", "roots") if declared.get(k) is not None))
+        try:
+            result = await self.gateway.call_tool(principal, name, arguments, relay=relay, meta=meta)
+        except MCPError as exc:
+            await _write(scope, send, request_id, error=exc.error.model_dump(by_alias=True, exclude_none=True))
+            return True
+        payload = result.model_dump(by_alias=True, exclude_none=True, mode="json")
+        payload.setdefault("_meta", {})[SERVER_INFO_KEY] = SERVER_INFO
+        await _write(scope, send, request_id, result=payload)
+        return True
+
+
+async def _write(
+    scope: Scope, send: Send, request_id: Any, *, result: Any = None, error: dict[str, Any] | None = None
+) -> None:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
+    if error is not None:
+        message["error"] = error
+        status = ERROR_CODE_HTTP_STATUS.get(error.get("code", 0), 200)
+    else:
+        message["result"] = result
+        status = 200
+    await Response(json.dumps(message, separators=(",", ":")), status_code=status,
+                   media_type="application/json")(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """(what was read, whether that is the whole body); reading stops past `limit` (the SDK then answers 413)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+        if size > limit:
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """Hand the SDK the bytes already read, then the rest of the stream."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": not complete}
+        return await receive()
+
+    return replayed
