@@ -36,7 +36,6 @@ from hub.catalog.entities import Transport, UpstreamSpec
 
 log = logging.getLogger("hub.adapters.mcp")
 
-HEADER_MISMATCH = -32020
 MAX_LIST_PAGES = 200  # bound a misbehaving upstream's pagination
 RESERVED_META_PREFIX = "io.modelcontextprotocol/"
 PROGRESS_KEYS = frozenset({"progressToken", "progress_token"})  # wire name, and the SDK's Python name
@@ -124,10 +123,10 @@ class UpstreamClient:
     def name(self) -> str:
         return self.spec.name
 
-    @property
-    def direct_ready(self) -> bool:
-        """Whether tools/call can take the lean 2026-07-28 HTTP path (see mcp_direct)."""
-        return self._http is not None and self._modern_version is not None
+    def can_call_directly(self, input_schema: dict[str, Any] | None) -> bool:
+        """Whether a tool with this schema can be called on the lean 2026-07-28 HTTP path (see mcp_direct)."""
+        return (self._http is not None and self._modern_version is not None
+                and not mcp_direct.uses_param_headers(input_schema))
 
     @property
     def healthy(self) -> bool:
@@ -384,10 +383,12 @@ class UpstreamClient:
     async def call_tool(
         self, name: str, arguments: dict[str, Any] | None, *, relay: Relay | None = None,
         meta: dict[str, Any] | None = None, input_responses: dict[str, Any] | None = None,
-        request_state: str | None = None, timeout: float | None = None, param_headers: bool = False,
+        request_state: str | None = None, timeout: float | None = None,
+        input_schema: dict[str, Any] | None = None,
     ) -> types.CallToolResult | types.InputRequiredResult:
         version = self._modern_version
-        if version and self._http is not None and not param_headers and not (relay and relay.drives_input):
+        if version and self._http is not None and self.can_call_directly(input_schema) \
+                and not (relay and relay.drives_input):
             http, url = self._http, self.spec.url or ""
 
             async def direct() -> Any:
@@ -407,7 +408,7 @@ class UpstreamClient:
             try:
                 return await client.session.call_tool(name, arguments, **kwargs)
             except MCPError as exc:
-                if exc.error.code != HEADER_MISMATCH:
+                if exc.error.code != types.HEADER_MISMATCH:
                     raise
                 # 2026-07-28 Mcp-Param-* headers come from the listed schema: list, then resend once.
                 await _refresh_listing(client)

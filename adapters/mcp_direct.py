@@ -24,10 +24,6 @@ from hub import __version__
 if TYPE_CHECKING:
     from hub.adapters.mcp import Relay
 
-PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
-CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
-CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
-LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
 CLIENT_INFO = {"name": "hub", "version": __version__}
 
 _ids = itertools.count(1)
@@ -62,11 +58,12 @@ async def call_tool(
     request_state: str | None,
 ) -> types.CallToolResult | types.InputRequiredResult:
     request_meta: dict[str, Any] = dict(meta or {})
-    request_meta.update({PROTOCOL_VERSION_KEY: version, CLIENT_CAPABILITIES_KEY: _capabilities(relay),
-                         CLIENT_INFO_KEY: CLIENT_INFO})
+    request_meta.update({types.PROTOCOL_VERSION_META_KEY: version,
+                         types.CLIENT_CAPABILITIES_META_KEY: _capabilities(relay),
+                         types.CLIENT_INFO_META_KEY: CLIENT_INFO})
     if caller_meta:
-        if LOG_LEVEL_KEY in caller_meta:
-            request_meta[LOG_LEVEL_KEY] = caller_meta[LOG_LEVEL_KEY]
+        if types.LOG_LEVEL_META_KEY in caller_meta:
+            request_meta[types.LOG_LEVEL_META_KEY] = caller_meta[types.LOG_LEVEL_META_KEY]
         if "progressToken" in caller_meta or "progress_token" in caller_meta:
             request_meta["progressToken"] = "p"  # ours: progress frames are relayed to the caller's token
     params: dict[str, Any] = {"name": name, "_meta": request_meta}
@@ -98,7 +95,7 @@ async def call_tool(
         raise MCPError(types.INTERNAL_ERROR, "upstream answered with something that is not JSON-RPC")
     if "error" in message:
         error = message["error"] or {}
-        if error.get("code") == -32020:  # header mismatch: the SDK session path re-lists and resends
+        if error.get("code") == types.HEADER_MISMATCH:  # the SDK session path re-lists and resends
             raise FallBack
         raise MCPError(int(error.get("code", types.INTERNAL_ERROR)), str(error.get("message", "upstream error")),
                        error.get("data"))

@@ -16,7 +16,6 @@ from typing import Any
 import mcp.types as types
 
 from hub.adapters.mcp import Relay, UpstreamError
-from hub.adapters.mcp_direct import uses_param_headers
 from hub.catalog.entities import ToolRecord, ToolState
 from hub.catalog.sync import Federation
 from hub.gateway.policy import may_use_tool, may_use_upstream
@@ -85,7 +84,7 @@ class Gateway:
     def can_call_directly(self, record: ToolRecord) -> bool:
         """Whether a stateless call of this tool can skip the SDK machinery end to end."""
         client = self.federation.client(record.upstream)
-        return client is not None and client.direct_ready and not uses_param_headers(record.input_schema)
+        return client is not None and client.can_call_directly(record.input_schema)
 
     def input_schema(self, name: str) -> dict[str, Any] | None:
         record = self.federation.tools.get(name)
@@ -114,7 +113,7 @@ class Gateway:
             result = await client.call_tool(
                 record.upstream_tool, arguments, relay=relay, meta=meta,
                 input_responses=input_responses, request_state=request_state,
-                timeout=client.spec.timeout_s, param_headers=uses_param_headers(record.input_schema),
+                timeout=client.spec.timeout_s, input_schema=record.input_schema,
             )
         except UpstreamError as exc:
             log.info("call %s by %s failed: %s", name, principal.id, exc)

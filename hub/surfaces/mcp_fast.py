@@ -32,7 +32,6 @@ from hub import __version__
 from hub.gateway.gateway import Gateway, NotFound
 from hub.identity.bearer import principal_of
 
-SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
 SERVER_INFO = {"name": "hub", "version": __version__}
 NEEDS_STREAM = ("progressToken", "io.modelcontextprotocol/logLevel")  # the SDK path streams these
 
@@ -128,7 +127,7 @@ class FastToolCall:
             await _write(scope, send, request_id, error=exc.error.model_dump(by_alias=True, exclude_none=True))
             return True
         payload = result.model_dump(by_alias=True, exclude_none=True, mode="json")
-        payload.setdefault("_meta", {})[SERVER_INFO_KEY] = SERVER_INFO
+        payload.setdefault("_meta", {})[types.SERVER_INFO_META_KEY] = SERVER_INFO
         await _write(scope, send, request_id, result=payload)
         return True
 
