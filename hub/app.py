@@ -23,9 +23,11 @@ from hub.catalog.sync import Federation
 from hub.config import Settings
 from hub.events import EventBus
 from hub.gateway.gateway import Gateway
-from hub.identity.bearer import Credentials, HubAuthBackend, load_or_create_admin_token, principal_of
+from hub.identity.bearer import HubAuthBackend, challenge, load_or_create_admin_token, principal_of, rejection
+from hub.identity.service import Identity
 from hub.surfaces.api import Api
 from hub.surfaces.mcp import McpSurface
+from hub.surfaces.oauth import OAuthRoutes
 
 log = logging.getLogger("hub")
 
@@ -39,7 +41,7 @@ class Hub:
     events: EventBus
     federation: Federation
     gateway: Gateway
-    credentials: Credentials
+    identity: Identity
 
 
 async def open_hub(settings: Settings) -> Hub:
@@ -66,13 +68,15 @@ async def open_hub(settings: Settings) -> Hub:
         print(f"hub: generated the bootstrap admin token, stored in {where}:\n  {token}", flush=True)
     elif where is not None:
         log.info("bootstrap admin token: stored in %s", where)
-    credentials = Credentials(token, settings.anonymous_scopes)
+    identity = Identity(settings, store, token)
+    await identity.start()
     await federation.start()
-    return Hub(settings, store, events, federation, gateway, credentials)
+    return Hub(settings, store, events, federation, gateway, identity)
 
 
 async def close_hub(hub: Hub) -> None:
     await hub.federation.close()
+    await hub.identity.close()
     await hub.store.close()
 
 
@@ -88,10 +92,11 @@ def default_hosts(settings: Settings) -> tuple[list[str], list[str]]:
 
 
 class RequirePrincipal:
-    """/mcp answers 401 (with a challenge) to a request that carries no valid credential."""
+    """/mcp answers 401 (with a challenge naming the resource metadata) to a request without a credential."""
 
-    def __init__(self, app: object) -> None:
+    def __init__(self, app: object, identity: Identity) -> None:
         self.app = app
+        self.identity = identity
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if principal_of(HTTPConnection(scope)) is None:
@@ -99,7 +104,7 @@ class RequirePrincipal:
                 {"jsonrpc": "2.0", "id": None,
                  "error": {"code": -32001, "message": "Authentication required: send Authorization: Bearer <token>"}},
                 status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="hub", error="invalid_token"'},
+                headers={"WWW-Authenticate": challenge(self.identity, "/mcp")},
             )
             await response(scope, receive, send)
             return
@@ -140,33 +145,32 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hosts, origins = default_hosts(settings)
         manager, mcp_app = surface.http_app(allowed_hosts=hosts, allowed_origins=origins,
                                             max_request_bytes=settings.max_request_bytes)
-        backend.credentials = hub.credentials
-        api = Api(hub.gateway, hub.federation)
+        backend.identity = hub.identity
+        api = Api(hub.gateway, hub.federation, hub.identity)
         api_router = Starlette(routes=api.routes())
-        state.update(hub=hub, mcp=RequirePrincipal(mcp_app), api=api_router)
+        oauth_router = Starlette(routes=OAuthRoutes(hub.identity).routes())
+        state.update(hub=hub, mcp=RequirePrincipal(mcp_app, hub.identity), api=api_router, oauth=oauth_router)
         try:
             async with manager.run():
                 log.info("hub %s ready on %s (%d tools)", __version__, settings.base_url, len(hub.federation.tools))
                 yield
         finally:
             state.clear()
+            backend.identity = None
             await close_hub(hub)
             log.info("hub stopped: upstreams closed, database closed")
 
-    backend = HubAuthBackend(Credentials("", []))  # replaced with the real credentials at start-up
+    backend = HubAuthBackend()  # given the hub's identity at start-up
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/mcp", Lazy("mcp")),
         Route("/api/v1/{rest:path}", Lazy("api")),
+        Route("/.well-known/{rest:path}", Lazy("oauth")),
+        Route("/oauth/{rest:path}", Lazy("oauth")),
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=_auth_error)],
+        middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=rejection(backend))],
         lifespan=lifespan,
     )
-
-
-def _auth_error(conn: HTTPConnection, exc: Exception) -> Response:
-    return JSONResponse({"error": "invalid_token"}, status_code=401,
-                        headers={"WWW-Authenticate": 'Bearer realm="hub", error="invalid_token"'})

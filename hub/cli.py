@@ -41,6 +41,18 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _stdio_principal(hub: Any, token: str) -> Any:
+    """The principal of HUB_TOKEN (an access token for the hub's MCP resource, or the admin token)."""
+    from hub.identity.directory import Unavailable
+    from hub.identity.tokens import InvalidToken
+
+    try:
+        return await hub.identity.authenticate(token, hub.identity.issuer + "/mcp")
+    except (InvalidToken, Unavailable) as exc:
+        print(f"hub stdio: HUB_TOKEN refused: {exc}", file=sys.stderr)
+        return None
+
+
 def stdio(args: argparse.Namespace) -> int:
     """MCP over stdin/stdout for desktop clients. The credential comes from HUB_TOKEN."""
     from mcp.server.stdio import stdio_server
@@ -56,7 +68,7 @@ def stdio(args: argparse.Namespace) -> int:
         hub = await open_hub(settings)
         try:
             token = os.environ.get("HUB_TOKEN", "")
-            principal = hub.credentials.verify(token) if token else hub.credentials.anonymous
+            principal = (await _stdio_principal(hub, token)) if token else hub.identity.anonymous
             if principal is None:
                 print("hub stdio: set HUB_TOKEN to a valid token (no anonymous access is configured)", file=sys.stderr)
                 return 2

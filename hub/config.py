@@ -6,9 +6,9 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -28,6 +28,26 @@ class _FileSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class TrustedIssuer(BaseModel):
+    """Another OAuth/OIDC issuer whose access tokens the hub accepts (an organisation's own IdP)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str  # exact `iss` value
+    jwks_uri: str | None = None  # fetched by the hub (never a URL taken from a token)
+    jwks: dict[str, Any] | None = None  # or the keys inline
+    audience: list[str] = Field(default_factory=list)  # accepted `aud` values; default: the hub's resources
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    token_types: list[str] = Field(default_factory=lambda: ["at+jwt"])  # accepted `typ` header values
+    subject_claim: str = "sub"
+    principal_prefix: str = ""  # principal id = prefix + the subject claim
+    scope_claim: str | None = None  # scopes in the token that count, limited to allowed_scopes
+    allowed_scopes: list[str] = Field(default_factory=list)
+    environment: Literal["dev", "prod"] | None = None  # default: the hub's environment
+    allow_private_network: bool = False  # the JWKS lives on a private address (an in-house IdP)
+    allow_http_loopback: bool = False  # development only
 
 
 class Settings(BaseSettings):
@@ -50,6 +70,18 @@ class Settings(BaseSettings):
     anonymous_scopes: list[str] = Field(default_factory=list)
 
     # Host/Origin validation on /mcp (DNS-rebinding defence). Patterns as the mcp SDK takes them.
+    # Identity. A credential made for one environment never works on a hub of the other.
+    environment: Literal["dev", "prod"] = "dev"
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86400)
+    refresh_token_ttl_s: int = Field(default=30 * 86400, ge=3600)
+    auth_code_ttl_s: int = Field(default=60, ge=10, le=600)
+    token_leeway_s: int = Field(default=30, ge=0, le=120)
+    identity_refresh_s: float = 1.0  # how often grants, suspensions and revocations are re-read
+    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    dynamic_client_registration: bool = True
+    # Client ID Metadata Documents over plain http on loopback: for local development and tests only.
+    cimd_allow_http_loopback: bool = False
+
     allowed_hosts: list[str] = Field(default_factory=list)  # default: the public URL's host + loopback
     allowed_origins: list[str] = Field(default_factory=list)
 

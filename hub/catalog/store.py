@@ -17,7 +17,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, delete, event, func, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.catalog.entities import SyncResult, ToolRecord, ToolState, UpstreamSpec
 from hub.catalog.models import ToolRow, UpstreamRow, utcnow
@@ -157,6 +157,14 @@ class Store:
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
+
+    def reading(self) -> AsyncSession:
+        """A session for reads (other stores on the same database share the pool)."""
+        return self._read()
+
+    def writing(self) -> AsyncSession:
+        """A session whose transactions take the write lock up front (BEGIN IMMEDIATE on SQLite)."""
+        return self._write()
 
     async def close(self) -> None:
         await self._engine.dispose()

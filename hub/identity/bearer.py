@@ -1,27 +1,28 @@
-"""Bearer credentials → Principal.
+"""Bearer credentials → Principal, for every protected surface (/mcp, /api/v1, /agents).
 
-Until the OAuth issuer lands, two credentials exist: the bootstrap admin token, and (only when an
-operator configures grants for it) the anonymous principal used when no credential is sent. The
-`TokenVerifier` seam is where issued access tokens plug in.
+The token is read only from the `Authorization` header; a request that carries one in the query string
+is refused. Failures become 401 with an RFC 6750 / RFC 9728 challenge naming the resource metadata and
+the scope to ask for; an identity store too stale to decide gives 503 (fail closed).
 """
 
 from __future__ import annotations
 
-import hmac
-import logging
 import secrets
 from pathlib import Path
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
-from starlette.authentication import AuthCredentials, AuthenticationBackend
+from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError
 from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
 
-from hub.identity.principal import ADMIN_SCOPE, ANONYMOUS_ID, Principal
-
-log = logging.getLogger("hub.identity")
+from hub.identity.directory import Unavailable
+from hub.identity.principal import Principal
+from hub.identity.service import Identity
+from hub.identity.tokens import InvalidToken
 
 ADMIN_TOKEN_FILE = "admin-token"
+SURFACE_SCOPE = {"/mcp": "mcp"}
 
 
 def load_or_create_admin_token(data_dir: Path, configured: str | None) -> tuple[str, Path | None, bool]:
@@ -50,58 +51,94 @@ class HubUser(AuthenticatedUser):
         self.principal = principal
 
 
-class Credentials:
-    """Resolves a bearer token to a Principal. Constant-time comparison; tokens are never logged."""
-
-    def __init__(self, admin_token: str, anonymous_scopes: list[str], environment: str = "dev") -> None:
-        self._admin_token = admin_token.encode()
-        self._environment = environment
-        self.admin = Principal(
-            id="admin", name="bootstrap admin", kind="user", environment=environment,
-            scopes=frozenset({ADMIN_SCOPE}), via="admin-token",
-        )
-        self.anonymous: Principal | None = None
-        if anonymous_scopes:
-            self.anonymous = Principal(
-                id=ANONYMOUS_ID, name="anonymous", kind="user", environment=environment,
-                scopes=frozenset(anonymous_scopes), via="anonymous",
-            )
-
-    def verify(self, token: str) -> Principal | None:
-        if hmac.compare_digest(token.encode(), self._admin_token):
-            return self.admin
-        return None
+class Rejected(AuthenticationError):
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status, self.error, self.description = status, error, description
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:
-    """The token of an `Authorization: Bearer` header; None when absent. Never read from the query string."""
+    """The token of an `Authorization: Bearer` header; None when absent, "" when malformed."""
     value = conn.headers.get("authorization")
     if not value:
         return None
     scheme, _, token = value.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return ""  # present but malformed: an invalid credential, not an absent one
+        return ""
     return token.strip()
 
 
-class HubAuthBackend(AuthenticationBackend):
-    """Starlette backend: sets request.user to a HubUser, or leaves it unauthenticated."""
+def challenge(identity: Identity | None, path: str, error: str | None = None, description: str | None = None,
+              scope: str | None = None) -> str:
+    """An RFC 6750 challenge with the RFC 9728 resource metadata URL and the scope to request."""
+    parts = ['Bearer realm="hub"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append('error_description="{}"'.format(description.replace('"', "'")))
+    if identity is not None:
+        resource = identity.resource_for(path)
+        if resource:
+            suffix = resource[len(identity.issuer):]
+            parts.append(f'resource_metadata="{identity.issuer}/.well-known/oauth-protected-resource{suffix}"')
+            wanted = scope or SURFACE_SCOPE.get(suffix)
+            if wanted:
+                parts.append(f'scope="{wanted}"')
+    return ", ".join(parts)
 
-    def __init__(self, credentials: Credentials) -> None:
-        self.credentials = credentials
+
+class HubAuthBackend(AuthenticationBackend):
+    """Starlette backend: sets request.user to a HubUser on protected paths, or rejects the request."""
+
+    def __init__(self) -> None:
+        self.identity: Identity | None = None  # set when the hub has started
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, HubUser] | None:
+        identity = self.identity
+        if identity is None:
+            return None
+        resource = identity.resource_for(conn.url.path)
+        if resource is None:
+            return None  # public routes: metadata, OAuth endpoints, health
+        if "access_token" in conn.query_params:
+            raise Rejected(400, "invalid_request", "tokens are accepted only in the Authorization header")
         token = bearer_token(conn)
         if token is None:
-            principal = self.credentials.anonymous
-            raw = ""
+            principal = identity.anonymous
+            if principal is None:
+                return None
+            token = ""
+        elif not token:
+            raise Rejected(401, "invalid_token", "malformed Authorization header; expected Bearer <token>")
         else:
-            principal = self.credentials.verify(token) if token else None
-            raw = token
-        if principal is None:
-            return None
-        access = AccessToken(token=raw, client_id=principal.id, scopes=sorted(principal.scopes))
+            try:
+                principal = await identity.authenticate(token, resource)
+            except InvalidToken as exc:
+                raise Rejected(401, "invalid_token", str(exc)) from None
+            except Unavailable as exc:
+                raise Rejected(503, "temporarily_unavailable", str(exc)) from None
+        access = AccessToken(token=token, client_id=principal.client_id or principal.id,
+                             scopes=sorted(principal.scopes))
         return AuthCredentials(sorted(principal.scopes)), HubUser(principal, access)
+
+
+def rejection(backend: HubAuthBackend) -> object:
+    def on_error(conn: HTTPConnection, exc: Exception) -> Response:
+        status, error, description = 401, "invalid_token", "invalid credentials"
+        if isinstance(exc, Rejected):
+            status, error, description = exc.status, exc.error, exc.description
+        headers = {"WWW-Authenticate": challenge(backend.identity, conn.url.path, error, description)}
+        if status == 503:
+            headers = {"Retry-After": "2"}
+        if conn.url.path.startswith("/api/"):  # the REST surface speaks RFC 9457 problem+json
+            title = {400: "Bad Request", 401: "Unauthorized"}.get(status, "Service Unavailable")
+            return JSONResponse({"type": "about:blank", "title": title, "status": status, "detail": description,
+                                 "error": error}, status_code=status, headers=headers,
+                                media_type="application/problem+json")
+        return JSONResponse({"error": error, "error_description": description}, status_code=status,
+                            headers=headers)
+
+    return on_error
 
 
 def principal_of(conn: HTTPConnection) -> Principal | None:

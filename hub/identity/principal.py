@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ADMIN_SCOPE = "admin"
-SEARCH_SCOPE = "search"
+from hub.identity.scopes import ADMIN as ADMIN_SCOPE
+from hub.identity.scopes import SEARCH as SEARCH_SCOPE
+
+__all__ = ["ADMIN_SCOPE", "ANONYMOUS_ID", "SEARCH_SCOPE", "Principal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,8 +17,9 @@ class Principal:
     kind: str = "service"  # agent | service | user
     environment: str = "dev"
     scopes: frozenset[str] = field(default_factory=frozenset)
-    # Which credential produced this principal ("admin-token", "anonymous", "oauth", ...): for audit.
+    # Which credential produced this principal ("admin-token", "anonymous", "oauth", "issuer:<iss>"): for audit.
     via: str = "token"
+    client_id: str | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -18,6 +18,7 @@ from hub.catalog.sync import Federation, RegistrationError
 from hub.gateway.gateway import Gateway, InvalidCursor, NotFound, decode_cursor, encode_cursor
 from hub.identity.bearer import principal_of
 from hub.identity.principal import Principal
+from hub.identity.service import Identity
 
 log = logging.getLogger("hub.surfaces.api")
 
@@ -34,7 +35,12 @@ class Problem(Exception):
         if self.detail:
             body["detail"] = self.detail
         body.update(self.extra)
-        headers = {"WWW-Authenticate": 'Bearer realm="hub"'} if self.status == 401 else None
+        headers = None
+        if self.status == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="hub"'}
+        elif self.status == 403 and self.extra.get("required_scopes"):
+            scope = " ".join(self.extra["required_scopes"])
+            headers = {"WWW-Authenticate": f'Bearer realm="hub", error="insufficient_scope", scope="{scope}"'}
         return JSONResponse(body, status_code=self.status, media_type="application/problem+json", headers=headers)
 
 
@@ -89,11 +95,14 @@ def tool_json(record: ToolRecord) -> dict[str, Any]:
 
 
 class Api:
-    def __init__(self, gateway: Gateway, federation: Federation) -> None:
+    def __init__(self, gateway: Gateway, federation: Federation, identity: Identity | None = None) -> None:
         self.gateway = gateway
         self.federation = federation
+        self.identity = identity
 
     def routes(self) -> list[Route]:
+        from hub.surfaces.api_identity import IdentityApi  # it builds on this module's helpers
+
         return [
             Route("/api/v1/upstreams", endpoint(self.list_upstreams, admin=True), methods=["GET"]),
             Route("/api/v1/upstreams", endpoint(self.add_upstream, admin=True), methods=["POST"]),
@@ -102,6 +111,7 @@ class Api:
             Route("/api/v1/upstreams/{name}/sync", endpoint(self.sync_upstream, admin=True), methods=["POST"]),
             Route("/api/v1/tools", endpoint(self.list_tools), methods=["GET"]),
             Route("/api/v1/tools/{name}", endpoint(self.get_tool), methods=["GET"]),
+            *(IdentityApi(self.identity).routes() if self.identity else []),
         ]
 
     async def list_upstreams(self, request: Request, principal: Principal) -> Response:

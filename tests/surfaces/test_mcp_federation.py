@@ -100,7 +100,7 @@ async def test_failing_upstreams_give_clear_errors_and_the_hub_stays_healthy(tmp
                 huge = await c.call_tool("remote.big", {"megabytes": 5})
                 assert huge.is_error and "exceeded" in huge.content[0].text
 
-                huge = await c.call_tool("local.big", {"megabytes": 5})
+                huge = await c.call_tool("local.big", {"megabytes": 3})
                 assert huge.is_error and "exceeded" in huge.content[0].text
 
                 died = await c.call_tool("local.crash", {})

@@ -1,0 +1,115 @@
+"""Who is active and what each principal is granted, kept fresh in memory from the database.
+
+Every replica re-reads what changed (principals and their grants, revocations) every
+`identity_refresh_s`, so an admin's grant, suspension or revocation takes effect on every replica
+within about that interval, without a new token. When the database cannot be read for a while the
+directory goes stale and verification fails closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import datetime, timedelta
+
+from hub.identity.entities import PrincipalRecord
+from hub.identity.principal import Principal
+from hub.identity.scopes import is_permission
+from hub.identity.store import IdentityStore
+from hub.identity.tokens import InvalidToken, TokenClaims
+
+log = logging.getLogger("hub.identity")
+_OVERLAP = timedelta(seconds=2)  # re-read a little behind the watermark: commits land out of order
+
+
+class Unavailable(Exception):
+    """The directory is too stale to decide; the caller should retry shortly."""
+
+
+class Directory:
+    def __init__(self, store: IdentityStore, environment: str, interval_s: float) -> None:
+        self.store, self.environment, self.interval_s = store, environment, interval_s
+        self.principals: dict[str, PrincipalRecord] = {}
+        self.revoked: set[str] = set()
+        self._principals_mark: datetime | None = None
+        self._revoked_mark: datetime | None = None
+        self._last_ok = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        changed = await self.store.changed_since(self._since(self._principals_mark))
+        for rec in changed:
+            self.principals[rec.id] = rec
+            if self._principals_mark is None or rec.updated_at > self._principals_mark:
+                self._principals_mark = rec.updated_at
+        for key, revoked_at in await self.store.revocations_since(self._since(self._revoked_mark)):
+            self.revoked.add(key)
+            if self._revoked_mark is None or revoked_at > self._revoked_mark:
+                self._revoked_mark = revoked_at
+        self._last_ok = time.monotonic()
+
+    @staticmethod
+    def _since(mark: datetime | None) -> datetime | None:
+        return None if mark is None else mark - _OVERLAP
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._run(), name="identity-directory")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        pruned = time.monotonic()
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.refresh()
+                if time.monotonic() - pruned > 600:
+                    pruned = time.monotonic()
+                    await self.store.prune()
+            except Exception as exc:  # keep polling; staleness makes verification fail closed
+                log.warning("identity directory refresh failed: %s", type(exc).__name__)
+
+    def put(self, record: PrincipalRecord) -> None:
+        """A change made on this replica takes effect here at once."""
+        self.principals[record.id] = record
+
+    def revoke_local(self, keys: list[str]) -> None:
+        self.revoked.update(keys)
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() - self._last_ok < max(5.0, 5 * self.interval_s)
+
+    def resolve(self, claims: TokenClaims) -> Principal:
+        """The principal a verified token speaks for, with the scopes it may use now."""
+        if not self.fresh:
+            raise Unavailable("identity data is stale; retry shortly")
+        if claims.jti and f"jti:{claims.jti}" in self.revoked:
+            raise InvalidToken("token revoked")
+        if claims.family and f"family:{claims.family}" in self.revoked:
+            raise InvalidToken("token revoked")
+        record = self.principals.get(claims.subject)
+        if record is None:
+            raise InvalidToken("the token's principal is not registered on this hub")
+        if record.status != "active":
+            raise InvalidToken("principal suspended")
+        if record.environment != self.environment:
+            raise InvalidToken(f"principal belongs to {record.environment}; this hub is {self.environment}")
+        scopes = set(record.scopes)
+        if claims.trusted is not None:
+            allowed = set(claims.trusted.allowed_scopes)
+            scopes |= {s for s in claims.scopes if s in allowed}
+            via = f"issuer:{claims.issuer}"
+        else:
+            via = "oauth"
+            if claims.bound:
+                scopes &= {s for s in claims.scopes if is_permission(s)}
+        return Principal(id=record.id, name=record.name, kind=record.kind, environment=record.environment,
+                         scopes=frozenset(scopes), via=via, client_id=claims.client_id or None)
