@@ -79,8 +79,10 @@ class Settings(BaseSettings):
     identity_refresh_s: float = 1.0  # how often grants, suspensions and revocations are re-read
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
     dynamic_client_registration: bool = True
-    # Client ID Metadata Documents over plain http on loopback: for local development and tests only.
-    cimd_allow_http_loopback: bool = False
+    # Client ID Metadata Documents on loopback addresses (http or https): local development and tests only.
+    cimd_allow_loopback: bool = False
+    # An extra CA bundle (PEM) trusted for the hub's own outbound fetches (metadata documents, JWKS).
+    outbound_ca_file: str | None = None
 
     allowed_hosts: list[str] = Field(default_factory=list)  # default: the public URL's host + loopback
     allowed_origins: list[str] = Field(default_factory=list)

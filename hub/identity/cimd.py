@@ -29,8 +29,8 @@ def is_document_id(client_id: str | None) -> bool:
 
 
 class ClientDocuments:
-    def __init__(self, allow_http_loopback: bool) -> None:
-        self.policy = FetchPolicy(allow_http_loopback=allow_http_loopback)
+    def __init__(self, allow_loopback: bool, ca_file: str | None = None) -> None:
+        self.policy = FetchPolicy(allow_http_loopback=allow_loopback, extra_ca_file=ca_file)
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def get(self, client_id: str) -> dict[str, Any]:

@@ -116,6 +116,23 @@ class HubRequest(OAuth2Request):
         return self._form
 
 
+@dataclass
+class Result:
+    """An endpoint's answer, before the surface turns it into an HTTP response."""
+
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("Location")
+
+    @location.setter
+    def location(self, value: str) -> None:
+        self.headers["Location"] = value
+
+
 # -- clients ----------------------------------------------------------------------------------------
 
 
@@ -224,8 +241,8 @@ class HubAuthorizationServer(AuthorizationServer):
     def create_json_request(self, request: Any) -> Any:
         raise NotImplementedError
 
-    def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, dict[str, str]]:
-        return status, body, dict(headers)
+    def handle_response(self, status: int, body: Any, headers: Any) -> Result:
+        return Result(status, body, dict(headers))
 
     def validate_requested_scope(self, scope: str | None) -> None:
         try:

@@ -73,9 +73,9 @@ class Identity:
         self.resources = frozenset({self.issuer, *(self.issuer + p for p in RESOURCE_PATHS)})
         self.tokens = TokenIssuer(self.keys, self.issuer, self.environment, settings.access_token_ttl_s)
         self.verifier = TokenVerifier(self.keys, self.issuer, self.environment, settings.token_leeway_s,
-                                      settings.trusted_issuers, self.resources)
+                                      settings.trusted_issuers, self.resources, ca_file=settings.outbound_ca_file)
         self.directory = Directory(self.store, self.environment, settings.identity_refresh_s)
-        self.documents = ClientDocuments(allow_http_loopback=settings.cimd_allow_http_loopback)
+        self.documents = ClientDocuments(allow_loopback=settings.cimd_allow_loopback, ca_file=settings.outbound_ca_file)
         self.server = HubAuthorizationServer(
             issuer=self.issuer, environment=self.environment, issuer_tokens=self.tokens,
             resources=self.resources, default_resource=self.issuer, token_endpoint=self.issuer + "/oauth/token",

@@ -79,8 +79,8 @@ def _segment(part: str) -> dict[str, Any]:
 class _RemoteKeys:
     """An operator-configured JWKS, cached; refetched on an unknown kid at most every 30 s."""
 
-    def __init__(self, config: TrustedIssuer) -> None:
-        self.config = config
+    def __init__(self, config: TrustedIssuer, ca_file: str | None) -> None:
+        self.config, self.ca_file = config, ca_file
         self.keys: KeySet | None = KeySet.import_key_set(config.jwks) if config.jwks else None  # type: ignore[arg-type]
         self.fetched_at = 0.0
 
@@ -90,7 +90,7 @@ class _RemoteKeys:
         if self.config.jwks_uri and (stale or unknown) and time.monotonic() - self.fetched_at > _JWKS_MIN_REFETCH_S:
             self.fetched_at = time.monotonic()
             policy = FetchPolicy(allow_http_loopback=self.config.allow_http_loopback,
-                                 allow_private=self.config.allow_private_network)
+                                 allow_private=self.config.allow_private_network, extra_ca_file=self.ca_file)
             try:
                 self.keys = KeySet.import_key_set(await fetch_json(self.config.jwks_uri, policy=policy))  # type: ignore[arg-type]
             except (FetchError, JoseError, ValueError, TypeError) as exc:
@@ -107,11 +107,11 @@ def _has_kid(keys: KeySet, kid: str) -> bool:
 
 class TokenVerifier:
     def __init__(self, keys: KeyRing, issuer: str, environment: str, leeway_s: int,
-                 trusted: list[TrustedIssuer], default_audiences: frozenset[str]) -> None:
+                 trusted: list[TrustedIssuer], default_audiences: frozenset[str], ca_file: str | None = None) -> None:
         self.keys, self.issuer, self.environment, self.leeway_s = keys, issuer, environment, leeway_s
         self.default_audiences = default_audiences
         self.trusted = {t.issuer: t for t in trusted}
-        self._remote = {t.issuer: _RemoteKeys(t) for t in trusted}
+        self._remote = {t.issuer: _RemoteKeys(t, ca_file) for t in trusted}
         # Signature checks are the costly part; a token seen before skips them (claims are re-checked).
         self._cache: OrderedDict[str, tuple[dict[str, Any], TrustedIssuer | None]] = OrderedDict()
 

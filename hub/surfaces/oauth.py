@@ -29,7 +29,7 @@ from starlette.routing import Route
 from hub.identity import passwords
 from hub.identity.cimd import ClientDocumentError
 from hub.identity.models import PrincipalRow
-from hub.identity.oauth import ASSERTION_ALGORITHMS, HubRequest
+from hub.identity.oauth import ASSERTION_ALGORITHMS, HubRequest, Result
 from hub.identity.service import RESOURCE_PATHS, Identity, RegistrationError
 
 log = logging.getLogger("hub.surfaces.oauth")
@@ -70,8 +70,8 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JSONRespons
     return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=NO_STORE)
 
 
-def _respond(result: tuple[int, Any, dict[str, str]]) -> Response:
-    status, body, headers = result
+def _respond(result: Result) -> Response:
+    status, body, headers = result.status, result.body, result.headers
     if status in (301, 302, 303, 307) and "Location" in headers:
         return RedirectResponse(headers["Location"], status_code=302, headers=NO_STORE)
     if isinstance(body, str):
@@ -216,10 +216,10 @@ class OAuthRoutes:
                 # Redirect the error only to a redirect URI this client registered; otherwise show it.
                 if error.redirect_uri:
                     error.state = req.payload.state
-                    status, body, headers = server.handle_error_response(req, error)
+                    result = server.handle_error_response(req, error)
                     # RFC 9207: error responses name the issuer too.
-                    headers["Location"] = add_params_to_uri(headers["Location"], {"iss": server.issuer})
-                    return None, (status, body, headers)
+                    result.location = add_params_to_uri(result.location, {"iss": server.issuer})
+                    return None, result
                 return None, error
 
         grant, error = await self.identity.oauth(self._oauth_get(query), check)
