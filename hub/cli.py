@@ -226,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upstream")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=tools_list)
+
+    from hub.cli_identity import register
+
+    register(sub, remote)
     return parser
 
 
