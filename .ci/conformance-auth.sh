@@ -136,7 +136,8 @@ LOG="$OUT/authorization.log"
 : >"$LOG"
 echo "conformance-auth: authorization -> $ISSUER (client '$CLIENT_ID', callback $CALLBACK)" >&2
 start=$SECONDS
-"$NODE" "$CLI" authorization --file "$SETTINGS" -o "$OUT/results" >"$LOG" 2>&1 &
+# -p must be on the command line: the CLI's default (3000) overrides a "port" in the settings file.
+"$NODE" "$CLI" authorization --file "$SETTINGS" -p "$PORT" -o "$OUT/results" >"$LOG" 2>&1 &
 SUITE_PID=$!
 
 authorized=0

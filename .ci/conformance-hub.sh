@@ -39,6 +39,22 @@ echo
 
 status=0
 bash .ci/conformance.sh "http://127.0.0.1:$PORT/mcp" "${CONFORMANCE_OUT:-$DATA/results}" || status=$?
+
+# The authorization server: the suite's `authorization` mode, with a user who signs in on the consent
+# page (.ci/conformance_authorize.py plays them) and a public client registered over RFC 7591.
+CALLBACK_PORT=$(free_port)
+export CONFORMANCE_USER=conformance-user CONFORMANCE_PASSWORD="pw-$(date +%s%N)"
+USER_BODY=$(printf '{"id":"%s","name":"Conformance user","owner":"ci","purpose":"authorization suite","environment":"dev","kind":"user","password":"%s"}' \
+  "$CONFORMANCE_USER" "$CONFORMANCE_PASSWORD")
+curl -sS --fail-with-body -o /dev/null -X POST "http://127.0.0.1:$PORT/api/v1/principals" \
+  -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d "$USER_BODY" \
+  || { echo "creating the conformance user failed"; exit 1; }
+CLIENT_BODY=$(printf '{"client_name":"conformance","redirect_uris":["http://127.0.0.1:%s/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}' "$CALLBACK_PORT")
+CLIENT_ID=$(curl -sS --fail-with-body -X POST "http://127.0.0.1:$PORT/oauth/register" \
+  -H "Content-Type: application/json" -d "$CLIENT_BODY" | $PY -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+CONFORMANCE_AUTHORIZE_CMD="$PY .ci/conformance_authorize.py" bash .ci/conformance-auth.sh \
+  "http://127.0.0.1:$PORT" "$CLIENT_ID" - "http://127.0.0.1:$PORT/mcp" "$CALLBACK_PORT" \
+  "${CONFORMANCE_OUT:-$DATA/results}/authorization" || status=$?
 if [ $status -ne 0 ]; then
   echo "--- hub log (tail) ---"; tail -50 "$LOG"
 fi
