@@ -14,7 +14,9 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+from hub.catalog.store import NotFound
 from hub.identity.entities import PrincipalRecord
+from hub.identity.keys import KeyRing
 from hub.identity.principal import Principal
 from hub.identity.scopes import is_permission
 from hub.identity.store import IdentityStore
@@ -29,8 +31,9 @@ class Unavailable(Exception):
 
 
 class Directory:
-    def __init__(self, store: IdentityStore, environment: str, interval_s: float) -> None:
-        self.store, self.environment, self.interval_s = store, environment, interval_s
+    def __init__(self, store: IdentityStore, environment: str, interval_s: float,
+                 keys: KeyRing | None = None) -> None:
+        self.store, self.environment, self.interval_s, self.keys = store, environment, interval_s, keys
         self.principals: dict[str, PrincipalRecord] = {}
         self.revoked: set[str] = set()
         self._principals_mark: datetime | None = None
@@ -70,6 +73,8 @@ class Directory:
             await asyncio.sleep(self.interval_s)
             try:
                 await self.refresh()
+                if self.keys is not None:
+                    await self.keys.reload_if_older_than(60.0)  # pick up a rotation made elsewhere
                 if time.monotonic() - pruned > 600:
                     pruned = time.monotonic()
                     await self.store.prune()
@@ -87,7 +92,7 @@ class Directory:
     def fresh(self) -> bool:
         return time.monotonic() - self._last_ok < max(5.0, 5 * self.interval_s)
 
-    def resolve(self, claims: TokenClaims) -> Principal:
+    async def resolve(self, claims: TokenClaims) -> Principal:
         """The principal a verified token speaks for, with the scopes it may use now."""
         if not self.fresh:
             raise Unavailable("identity data is stale; retry shortly")
@@ -96,6 +101,12 @@ class Directory:
         if claims.family and f"family:{claims.family}" in self.revoked:
             raise InvalidToken("token revoked")
         record = self.principals.get(claims.subject)
+        if record is None:
+            # Created on another replica since the last refresh? Only signed tokens get here, so the
+            # lookup can't be driven by arbitrary input.
+            with contextlib.suppress(NotFound):
+                record = await self.store.get_principal(claims.subject)
+                self.principals.setdefault(record.id, record)
         if record is None:
             raise InvalidToken("the token's principal is not registered on this hub")
         if record.status != "active":

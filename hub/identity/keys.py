@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from joserfc.jwk import ECKey, KeySet
@@ -32,6 +33,14 @@ class KeyRing:
         self.retention = retention  # how long a retired key keeps verifying (>= the longest token life)
         self._signing: ECKey | None = None
         self._verifying: dict[str, ECKey] = {}
+        self._loaded_at = 0.0
+
+    async def reload_if_older_than(self, seconds: float) -> bool:
+        """Re-read the keys (another replica may have rotated) unless that was done recently."""
+        if time.monotonic() - self._loaded_at < seconds:
+            return False
+        await self.load()
+        return True
 
     async def load(self) -> None:
         rows = await self.store.signing_keys()
@@ -53,6 +62,7 @@ class KeyRing:
         if signing is None:
             raise RuntimeError("the database holds signing keys but none is active; rotate keys to add one")
         self._signing, self._verifying = signing, verifying
+        self._loaded_at = time.monotonic()
 
     async def rotate(self) -> str:
         kid, jwk = _generate()

@@ -17,6 +17,7 @@ Tightened over authlib's defaults, as OAuth 2.1 and the MCP authorization spec r
 from __future__ import annotations
 
 import contextvars
+import logging
 import secrets
 import time
 from collections import defaultdict
@@ -29,6 +30,7 @@ from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
     ClientMixin,
     InvalidClientError,
+    InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
     OAuth2Error,
@@ -61,6 +63,10 @@ from hub.identity.models import (
 from hub.identity.tokens import TokenIssuer
 
 ASSERTION_ALGORITHMS = ["ES256", "RS256", "PS256"]
+
+# authlib logs every issued token (access and refresh) at DEBUG ("Issue token %r to %r"): keep its
+# loggers at INFO whatever the hub's log level, so no token ever reaches a log.
+logging.getLogger("authlib").setLevel(logging.INFO)
 REFRESH_PREFIX = "hubrt_"
 _SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
@@ -251,14 +257,19 @@ class HubAuthorizationServer(AuthorizationServer):
             raise InvalidScopeError(description=str(exc)) from exc
 
     # token issuance, shared by every grant
-    def check_principal(self, principal: PrincipalRow | None) -> PrincipalRow:
+    def check_principal(self, principal: PrincipalRow | None, error: type[OAuth2Error] = InvalidClientError
+                        ) -> PrincipalRow:
+        """The principal tokens are issued to must be active and of this hub's environment.
+
+        `invalid_client` when it is the client's own principal (client credentials); `invalid_grant`
+        when it is the user behind a code or refresh token (the client itself authenticated fine).
+        """
         if principal is None:
-            raise InvalidClientError(description="client has no principal")
+            raise error(description="no principal for this grant")
         if principal.status != "active":
-            raise InvalidClientError(description="principal suspended")
+            raise error(description="principal suspended")
         if principal.environment != self.environment:
-            raise InvalidClientError(
-                description=f"credential belongs to {principal.environment}; this hub is {self.environment}")
+            raise error(description=f"credential belongs to {principal.environment}; this hub is {self.environment}")
         return principal
 
     def resolve_resource(self, request: OAuth2Request) -> str:
@@ -416,7 +427,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                        expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
         server: HubAuthorizationServer = self.server
         code: AuthCodeRow = self.request.authorization_code
-        principal = server.check_principal(user)
+        principal = server.check_principal(user, InvalidGrantError)
         return server.issue(self.request, principal, self.client, code.scope, resource=code.resource or
                             server.default_resource, family=code.family_id, bound=None,
                             refresh=self.client.check_grant_type("refresh_token"))
@@ -451,7 +462,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                        expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
         server: HubAuthorizationServer = self.server
         row: RefreshTokenRow = self.request.refresh_token.row
-        principal = server.check_principal(user)
+        principal = server.check_principal(user, InvalidGrantError)
         resource = server.resolve_resource(self.request) if "resource" in self.request.payload.data else row.resource
         if resource != row.resource:
             raise InvalidTargetError(description="resource differs from the original grant")

@@ -74,7 +74,7 @@ class Identity:
         self.tokens = TokenIssuer(self.keys, self.issuer, self.environment, settings.access_token_ttl_s)
         self.verifier = TokenVerifier(self.keys, self.issuer, self.environment, settings.token_leeway_s,
                                       settings.trusted_issuers, self.resources, ca_file=settings.outbound_ca_file)
-        self.directory = Directory(self.store, self.environment, settings.identity_refresh_s)
+        self.directory = Directory(self.store, self.environment, settings.identity_refresh_s, self.keys)
         self.documents = ClientDocuments(allow_loopback=settings.cimd_allow_loopback, ca_file=settings.outbound_ca_file)
         self.server = HubAuthorizationServer(
             issuer=self.issuer, environment=self.environment, issuer_tokens=self.tokens,
@@ -113,7 +113,7 @@ class Identity:
         if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token):
             return self.admin
         claims = await self.verifier.verify(token, frozenset({resource, self.issuer}))
-        return self.directory.resolve(claims)
+        return await self.directory.resolve(claims)
 
     # -- authorization server ----------------------------------------------------------------------
 

@@ -141,7 +141,11 @@ class TokenVerifier:
         if issuer == self.issuer:
             algorithms, types = [ALG], ["at+jwt", "application/at+jwt"]
             kid = header.get("kid")
-            if not isinstance(kid, str) or not self.keys.has_kid(kid):
+            if not isinstance(kid, str) or len(kid) > 64:
+                raise InvalidToken("unknown signing key")
+            # A kid we don't know may be another replica's new key: re-read the key table (rate-limited).
+            if not self.keys.has_kid(kid) and not (await self.keys.reload_if_older_than(1.0)
+                                                   and self.keys.has_kid(kid)):
                 raise InvalidToken("unknown signing key")
             keys: KeySet = self.keys.verification_keys()
         elif isinstance(issuer, str) and issuer in self.trusted:
