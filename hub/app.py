@@ -166,7 +166,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/mcp", Lazy("mcp")),
         Route("/api/v1/{rest:path}", Lazy("api")),
-        Route("/.well-known/{rest:path}", Lazy("oauth")),
+        Route("/.well-known/oauth-authorization-server", Lazy("oauth")),
+        Route("/.well-known/oauth-protected-resource{rest:path}", Lazy("oauth")),
         Route("/oauth/{rest:path}", Lazy("oauth")),
     ]
     return Starlette(
