@@ -31,6 +31,7 @@ from hub.identity.cimd import ClientDocumentError
 from hub.identity.models import PrincipalRow
 from hub.identity.oauth import ASSERTION_ALGORITHMS, HubRequest, Result
 from hub.identity.service import RESOURCE_PATHS, Identity, RegistrationError
+from hub.identity.throttle import SignInThrottle
 
 log = logging.getLogger("hub.surfaces.oauth")
 
@@ -84,6 +85,7 @@ def _respond(result: Result) -> Response:
 class OAuthRoutes:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
+        self.throttle = SignInThrottle()
 
     def routes(self) -> list[Route]:
         return [
@@ -279,11 +281,19 @@ class OAuthRoutes:
             return error
         user: PrincipalRow | None = None
         if form.get("decision") == "approve":
-            user = await self._sign_in(form.get("username", ""), form.get("password", ""))
+            username = form.get("username", "")[:200]
+            keys = (f"user:{username}", f"addr:{request.client.host if request.client else '?'}")
+            if self.throttle.blocked(*keys):
+                log.warning("consent sign-in throttled for client %s", grant.client.client_id)
+                return await self._consent_page(request, query, "Too many failed sign-ins; wait a few minutes.",
+                                                status=429, nonce=nonce)
+            user = await self._sign_in(username, form.get("password", ""))
             if user is None:
+                self.throttle.failed(*keys)
                 log.info("consent sign-in failed for client %s", grant.client.client_id)
                 return await self._consent_page(request, query, "Wrong username or password, or the account "
                                                 "cannot sign in here.", status=401, nonce=nonce)
+            self.throttle.succeeded(keys[0])
 
         def respond(server: Any, req: HubRequest) -> Any:
             again = server.get_consent_grant(req)

@@ -711,3 +711,21 @@ async def test_the_token_endpoint_takes_only_form_bodies(tmp_path):
         unsupported = await client_credentials(hub, principal["client_id"], principal["client_secret"],
                                                grant_type="password")
         oauth_error(unsupported, 400, "unsupported_grant_type")
+
+
+async def test_repeated_wrong_passwords_throttle_sign_in(tmp_path):
+    async with running_hub(tmp_path) as hub:
+        await create_user(hub)
+        redirect = "http://127.0.0.1:9/cb"
+        client = await register_public_client(hub, redirect)
+        _verifier, challenge = pkce()
+        params = authorize_params(client["client_id"], redirect, challenge)
+        async with Browser(hub) as browser:
+            for _ in range(5):
+                wrong = await browser.decide(await browser.open(params), password="not the password!")
+                assert wrong.status_code == 401
+            # now even the right password is refused, before it is checked, and nothing is redirected
+            throttled = await browser.decide(await browser.open(params))
+            assert throttled.status_code == 429
+            assert "Too many failed sign-ins" in throttled.text
+            assert "location" not in throttled.headers
