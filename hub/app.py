@@ -26,6 +26,7 @@ from hub.gateway.gateway import Gateway
 from hub.identity.bearer import HubAuthBackend, challenge, load_or_create_admin_token, principal_of, rejection
 from hub.identity.service import Identity
 from hub.surfaces.api import Api
+from hub.surfaces.api_identity import IdentityApi
 from hub.surfaces.mcp import McpSurface
 from hub.surfaces.oauth import OAuthRoutes
 
@@ -146,8 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         manager, mcp_app = surface.http_app(allowed_hosts=hosts, allowed_origins=origins,
                                             max_request_bytes=settings.max_request_bytes)
         backend.identity = hub.identity
-        api = Api(hub.gateway, hub.federation, hub.identity)
-        api_router = Starlette(routes=api.routes())
+        api_router = Starlette(routes=Api(hub.gateway, hub.federation).routes() + IdentityApi(hub.identity).routes())
         oauth_router = Starlette(routes=OAuthRoutes(hub.identity).routes())
         state.update(hub=hub, mcp=RequirePrincipal(mcp_app, hub.identity), api=api_router, oauth=oauth_router)
         try:

@@ -14,15 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def _admin() -> tuple[Callable[[argparse.Namespace], Any], Callable[[Any], int]]:
-    from hub.cli import _client, _show
-
-    return _client, _show
+# hub.cli imports this module only when it builds its parser, so the import below is not circular.
+from hub.cli import _client, _settings, _show
 
 
 def principal_add(args: argparse.Namespace) -> int:
-    client, show = _admin()
     body: dict[str, Any] = {"name": args.name, "owner": args.owner, "purpose": args.purpose,
                             "environment": args.environment, "kind": args.kind, "scopes": args.scope or []}
     for key in ("id", "version", "evaluation_plan"):
@@ -32,16 +28,15 @@ def principal_add(args: argparse.Namespace) -> int:
         body["password"] = sys.stdin.readline().rstrip("\n")
     if args.jwks:
         body["jwks"] = json.loads(Path(args.jwks).read_text())
-    with client(args) as http:
-        return show(http.post("/api/v1/principals", json=body))
+    with _client(args) as http:
+        return _show(http.post("/api/v1/principals", json=body))
 
 
 def principal_list(args: argparse.Namespace) -> int:
-    client, show = _admin()
-    with client(args) as http:
+    with _client(args) as http:
         response = http.get("/api/v1/principals")
         if response.status_code >= 400 or args.json:
-            return show(response)
+            return _show(response)
         for p in response.json()["principals"]:
             print(f"{p['id']:<32} {p['kind']:<8} {p['environment']:<5} {p['status']:<10} {' '.join(p['scopes'])}")
         return 0
@@ -49,27 +44,23 @@ def principal_list(args: argparse.Namespace) -> int:
 
 def _by_id(path: str, method: str = "post", with_scopes: bool = False) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        client, show = _admin()
-        with client(args) as http:
+        with _client(args) as http:
             url = f"/api/v1/principals/{args.id}{path}"
             if with_scopes:
-                return show(http.request(method.upper(), url, json={"scopes": args.scopes}))
-            return show(getattr(http, method)(url))
+                return _show(http.request(method.upper(), url, json={"scopes": args.scopes}))
+            return _show(getattr(http, method)(url))
 
     return run
 
 
 def keys_rotate(args: argparse.Namespace) -> int:
-    client, show = _admin()
-    with client(args) as http:
-        return show(http.post("/api/v1/keys/rotate"))
+    with _client(args) as http:
+        return _show(http.post("/api/v1/keys/rotate"))
 
 
 def token(args: argparse.Namespace) -> int:
     """Print an access token (client credentials) for scripted use: `export HUB_TOKEN=$(hub token)`."""
     import httpx
-
-    from hub.cli import _settings
 
     settings = _settings(args)
     client_id = args.client_id or os.environ.get("HUB_CLIENT_ID")

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hub.identity.fetch import FetchError, FetchPolicy, fetch_json
-from hub.identity.oauth import redirect_uri_problem
+from hub.identity.oauth_base import redirect_uri_problem
 
 _TTL_S = 300.0
 _MAX_CACHED = 1000

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.identity.passwords import MIN_PASSWORD_LENGTH
+
 Kind = Literal["agent", "service", "user"]
 Environment = Literal["dev", "prod"]
 ID_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
@@ -27,7 +29,7 @@ class PrincipalSpec(BaseModel):
     version: str | None = Field(default=None, max_length=64)
     evaluation_plan: str | None = Field(default=None, max_length=4000)
     # Users sign in on the consent page with a password; agents and services get client credentials.
-    password: str | None = Field(default=None, max_length=1024)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=1024)
     # private_key_jwt instead of a client secret: the client's public keys (a JWKS document).
     jwks: dict[str, Any] | None = None
     scopes: list[str] = Field(default_factory=list, max_length=200)

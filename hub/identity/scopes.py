@@ -38,6 +38,3 @@ def parse(value: str | list[str] | None) -> list[str]:
 def is_permission(scope: str) -> bool:
     return _PERMISSION.fullmatch(scope) is not None
 
-
-def join(scopes: frozenset[str] | set[str] | list[str]) -> str:
-    return " ".join(sorted(scopes))

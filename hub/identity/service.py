@@ -6,6 +6,7 @@ hand OAuth endpoint requests to `oauth`; the REST and CLI admin paths call the p
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -15,9 +16,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.orm import Session
 
-from hub.catalog.models import utcnow
 from hub.catalog.store import Store
 from hub.config import Settings
 from hub.identity import passwords, scopes
@@ -25,10 +24,12 @@ from hub.identity.cimd import ClientDocumentError, ClientDocuments, is_document_
 from hub.identity.directory import Directory
 from hub.identity.entities import PrincipalRecord, PrincipalSpec
 from hub.identity.keys import KeyRing
-from hub.identity.models import ClientRow
-from hub.identity.oauth import HubAuthorizationServer, HubRequest, _Ctx, _ctx, redirect_uri_problem
+from hub.identity.models import PrincipalRow
+from hub.identity.oauth import HubAuthorizationServer
+from hub.identity.oauth_base import HubRequest, redirect_uri_problem
 from hub.identity.principal import ADMIN_SCOPE, ANONYMOUS_ID, Principal
 from hub.identity.store import IdentityStore
+from hub.identity.throttle import SignInThrottle
 from hub.identity.tokens import TokenIssuer, TokenVerifier
 
 log = logging.getLogger("hub.identity")
@@ -45,6 +46,12 @@ class RegistrationError(Exception):
     def __init__(self, error: str, description: str) -> None:
         super().__init__(description)
         self.error, self.description = error, description
+
+
+class SignInRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
 class ClientMetadata(BaseModel):
@@ -73,7 +80,7 @@ class Identity:
         self.resources = frozenset({self.issuer, *(self.issuer + p for p in RESOURCE_PATHS)})
         self.tokens = TokenIssuer(self.keys, self.issuer, self.environment, settings.access_token_ttl_s)
         self.verifier = TokenVerifier(self.keys, self.issuer, self.environment, settings.token_leeway_s,
-                                      settings.trusted_issuers, self.resources, ca_file=settings.outbound_ca_file)
+                                      settings.trusted_issuers, ca_file=settings.outbound_ca_file)
         self.directory = Directory(self.store, self.environment, settings.identity_refresh_s, self.keys)
         self.documents = ClientDocuments(allow_loopback=settings.cimd_allow_loopback, ca_file=settings.outbound_ca_file)
         self.server = HubAuthorizationServer(
@@ -91,6 +98,7 @@ class Identity:
                                        scopes=frozenset(settings.anonymous_scopes), via="anonymous")
         self.form_key = b""
         self._registrations: list[float] = []
+        self.throttle = SignInThrottle()
 
     async def start(self) -> None:
         await self.keys.load()
@@ -124,21 +132,26 @@ class Identity:
         if is_document_id(client_id):
             documents[client_id] = await self.documents.get(client_id)  # ClientDocumentError → caller
 
-        revoked: list[str] = []
+        result, revoked = await self.store.run_sync(
+            lambda session: self.server.run(session, documents, request, action))
+        self.directory.revoke_local(revoked)  # this replica at once; the others at their next refresh
+        return result
 
-        def run(session: Session) -> T:
-            c = _Ctx(session=session, documents=documents)
-            token = _ctx.set(c)
-            try:
-                return action(self.server, request)
-            finally:
-                revoked.extend(c.revoked)
-                _ctx.reset(token)
-
-        try:
-            return await self.store.run_sync(run)
-        finally:
-            self.directory.revoke_local(revoked)
+    async def sign_in(self, username: str, password: str, address: str) -> PrincipalRow:
+        """The user signing in on the consent page; SignInRefused when they can't (same answer for every
+        reason but throttling, so the page tells nothing about which accounts exist)."""
+        keys = (f"user:{username[:200]}", f"addr:{address}")
+        if self.throttle.blocked(*keys):
+            raise SignInRefused(429, "Too many failed sign-ins; wait a few minutes.")
+        row = await self.store.principal_row(username) if username and len(username) <= 200 else None
+        # argon2 is deliberately slow: keep it off the event loop. It runs for unknown users too.
+        ok = await asyncio.to_thread(passwords.verify_password, row.password_hash if row else None, password)
+        if not ok or row is None or row.kind != "user" or row.status != "active" \
+                or row.environment != self.environment:
+            self.throttle.failed(*keys)
+            raise SignInRefused(401, "Wrong username or password, or the account cannot sign in here.")
+        self.throttle.succeeded(keys[0])
+        return row
 
     async def register_client(self, body: Any) -> dict[str, Any]:
         """Dynamic Client Registration (RFC 7591): open, but bounded in rate and validated strictly."""
@@ -178,9 +191,7 @@ class Identity:
         client_id = "dcr-" + secrets.token_urlsafe(18)
         secret = None if meta.token_endpoint_auth_method == "none" else passwords.new_secret("hubcs_")
         stored = meta.model_dump(exclude_none=True)
-        async with self.store.store.writing() as s, s.begin():
-            s.add(ClientRow(client_id=client_id, principal_id=None, source="dcr", metadata_=stored,
-                            secret_hash=passwords.digest(secret) if secret else None, created_at=utcnow()))
+        await self.store.add_client(client_id, stored, passwords.digest(secret) if secret else None)
         out: dict[str, Any] = {"client_id": client_id, "client_id_issued_at": int(time.time()), **stored}
         if secret:
             out.update(client_secret=secret, client_secret_expires_at=0)
@@ -211,4 +222,4 @@ class Identity:
         return record
 
 
-__all__ = ["ClientDocumentError", "Identity", "RegistrationError"]
+__all__ = ["ClientDocumentError", "Identity", "RegistrationError", "SignInRefused"]

@@ -21,11 +21,14 @@ from hub.catalog.store import Conflict, NotFound, Store
 from hub.identity import passwords
 from hub.identity.entities import PrincipalRecord, PrincipalSpec
 from hub.identity.models import (
+    AuthCodeRow,
     ClientRow,
     GrantRow,
     HubSecretRow,
     PrincipalRow,
+    RefreshTokenRow,
     RevocationRow,
+    SeenAssertionRow,
     SigningKeyRow,
 )
 from hub.identity.scopes import is_permission
@@ -133,6 +136,16 @@ class IdentityStore:
             await _touch(s, principal_id)
         return secret
 
+    async def principal_row(self, principal_id: str) -> PrincipalRow | None:
+        async with self.store.reading() as s:
+            return await s.get(PrincipalRow, principal_id)
+
+    async def add_client(self, client_id: str, metadata: dict[str, Any], secret_hash: str | None) -> None:
+        """A client registered dynamically (RFC 7591): no principal of its own; users act through it."""
+        async with self.store.writing() as s, s.begin():
+            s.add(ClientRow(client_id=client_id, principal_id=None, source="dcr", metadata_=metadata,
+                            secret_hash=secret_hash, created_at=utcnow()))
+
     # -- grants ------------------------------------------------------------------------------------
 
     async def grant(self, principal_id: str, scopes: list[str], decided_by: str) -> PrincipalRecord:
@@ -173,12 +186,6 @@ class IdentityStore:
 
     # -- revocations -------------------------------------------------------------------------------
 
-    async def revoke(self, keys: list[str], expires_at: datetime) -> None:
-        async with self.store.writing() as s, s.begin():
-            for key in keys:
-                if await s.get(RevocationRow, key) is None:
-                    s.add(RevocationRow(key=key, expires_at=expires_at, revoked_at=utcnow()))
-
     async def revocations_since(self, since: datetime | None) -> list[tuple[str, datetime]]:
         """(key, revoked_at) of the revocations still in force that were made after `since`."""
         now = utcnow()
@@ -190,8 +197,6 @@ class IdentityStore:
 
     async def prune(self) -> None:
         """Drop revocations and one-time records that can no longer matter."""
-        from hub.identity.models import AuthCodeRow, RefreshTokenRow, SeenAssertionRow
-
         cutoff = utcnow() - timedelta(minutes=5)
         async with self.store.writing() as s, s.begin():
             await s.execute(delete(RevocationRow).where(RevocationRow.expires_at < cutoff))

@@ -107,9 +107,8 @@ def _has_kid(keys: KeySet, kid: str) -> bool:
 
 class TokenVerifier:
     def __init__(self, keys: KeyRing, issuer: str, environment: str, leeway_s: int,
-                 trusted: list[TrustedIssuer], default_audiences: frozenset[str], ca_file: str | None = None) -> None:
+                 trusted: list[TrustedIssuer], ca_file: str | None = None) -> None:
         self.keys, self.issuer, self.environment, self.leeway_s = keys, issuer, environment, leeway_s
-        self.default_audiences = default_audiences
         self.trusted = {t.issuer: t for t in trusted}
         self._remote = {t.issuer: _RemoteKeys(t, ca_file) for t in trusted}
         # Signature checks are the costly part; a token seen before skips them (claims are re-checked).

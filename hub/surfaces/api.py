@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,7 +18,6 @@ from hub.catalog.sync import Federation, RegistrationError
 from hub.gateway.gateway import Gateway, InvalidCursor, NotFound, decode_cursor, encode_cursor
 from hub.identity.bearer import principal_of
 from hub.identity.principal import Principal
-from hub.identity.service import Identity
 
 log = logging.getLogger("hub.surfaces.api")
 
@@ -44,6 +43,7 @@ class Problem(Exception):
         return JSONResponse(body, status_code=self.status, media_type="application/problem+json", headers=headers)
 
 
+M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request, Principal], Awaitable[Response]]
 
 
@@ -90,19 +90,27 @@ def validation_problem(exc: ValidationError) -> Problem:
     return Problem(422, "Unprocessable Content", "the request body is invalid", errors=errors)
 
 
+async def model_body(request: Request, model: type[M]) -> M:
+    """The JSON object body validated as `model`; 400 or 422 problem+json otherwise."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise Problem(400, "Bad Request", "the body must be a JSON object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+
+
 def tool_json(record: ToolRecord) -> dict[str, Any]:
     return record.model_dump(mode="json", exclude={"meta"})
 
 
 class Api:
-    def __init__(self, gateway: Gateway, federation: Federation, identity: Identity | None = None) -> None:
+    def __init__(self, gateway: Gateway, federation: Federation) -> None:
         self.gateway = gateway
         self.federation = federation
-        self.identity = identity
 
     def routes(self) -> list[Route]:
-        from hub.surfaces.api_identity import IdentityApi  # it builds on this module's helpers
-
         return [
             Route("/api/v1/upstreams", endpoint(self.list_upstreams, admin=True), methods=["GET"]),
             Route("/api/v1/upstreams", endpoint(self.add_upstream, admin=True), methods=["POST"]),
@@ -111,7 +119,6 @@ class Api:
             Route("/api/v1/upstreams/{name}/sync", endpoint(self.sync_upstream, admin=True), methods=["POST"]),
             Route("/api/v1/tools", endpoint(self.list_tools), methods=["GET"]),
             Route("/api/v1/tools/{name}", endpoint(self.get_tool), methods=["GET"]),
-            *(IdentityApi(self.identity).routes() if self.identity else []),
         ]
 
     async def list_upstreams(self, request: Request, principal: Principal) -> Response:
@@ -124,13 +131,7 @@ class Api:
         ]})
 
     async def add_upstream(self, request: Request, principal: Principal) -> Response:
-        body = await json_body(request)
-        if not isinstance(body, dict):
-            raise Problem(400, "Bad Request", "the body must be a JSON object")
-        try:
-            spec = UpstreamSpec.model_validate(body)
-        except ValidationError as exc:
-            raise validation_problem(exc) from None
+        spec = await model_body(request, UpstreamSpec)
         try:
             result = await self.federation.register(spec)
         except RegistrationError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -14,7 +13,7 @@ from hub.identity.entities import PrincipalSpec
 from hub.identity.principal import Principal
 from hub.identity.scopes import ScopeError
 from hub.identity.service import Identity
-from hub.surfaces.api import Problem, endpoint, json_body, validation_problem
+from hub.surfaces.api import Problem, endpoint, json_body, model_body
 
 
 class IdentityApi:
@@ -36,13 +35,7 @@ class IdentityApi:
         ]
 
     async def create(self, request: Request, principal: Principal) -> Response:
-        body = await json_body(request)
-        if not isinstance(body, dict):
-            raise Problem(400, "Bad Request", "the body must be a JSON object")
-        try:
-            spec = PrincipalSpec.model_validate(body)
-        except ValidationError as exc:
-            raise validation_problem(exc) from None
+        spec = await model_body(request, PrincipalSpec)
         try:
             record, secret = await self.identity.create_principal(spec, created_by=principal.id)
         except ScopeError as exc:

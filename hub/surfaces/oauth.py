@@ -8,7 +8,6 @@ password on a form bound (HMAC) to the exact authorization request and to a Same
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,18 +19,15 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import InsecureTransportError, OAuth2Error
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from hub.identity import passwords
 from hub.identity.cimd import ClientDocumentError
 from hub.identity.models import PrincipalRow
-from hub.identity.oauth import ASSERTION_ALGORITHMS, HubRequest, Result
-from hub.identity.service import RESOURCE_PATHS, Identity, RegistrationError
-from hub.identity.throttle import SignInThrottle
+from hub.identity.oauth_base import ASSERTION_ALGORITHMS, HubRequest, Result
+from hub.identity.service import RESOURCE_PATHS, Identity, RegistrationError, SignInRefused
 
 log = logging.getLogger("hub.surfaces.oauth")
 
@@ -85,7 +81,6 @@ def _respond(result: Result) -> Response:
 class OAuthRoutes:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
-        self.throttle = SignInThrottle()
 
     def routes(self) -> list[Route]:
         return [
@@ -218,10 +213,7 @@ class OAuthRoutes:
                 # Redirect the error only to a redirect URI this client registered; otherwise show it.
                 if error.redirect_uri:
                     error.state = req.payload.state
-                    result = server.handle_error_response(req, error)
-                    # RFC 9207: error responses name the issuer too.
-                    result.location = add_params_to_uri(result.location, {"iss": server.issuer})
-                    return None, result
+                    return None, server.handle_error_response(req, error)
                 return None, error
 
         grant, error = await self.identity.oauth(self._oauth_get(query), check)
@@ -281,19 +273,12 @@ class OAuthRoutes:
             return error
         user: PrincipalRow | None = None
         if form.get("decision") == "approve":
-            username = form.get("username", "")[:200]
-            keys = (f"user:{username}", f"addr:{request.client.host if request.client else '?'}")
-            if self.throttle.blocked(*keys):
-                log.warning("consent sign-in throttled for client %s", grant.client.client_id)
-                return await self._consent_page(request, query, "Too many failed sign-ins; wait a few minutes.",
-                                                status=429, nonce=nonce)
-            user = await self._sign_in(username, form.get("password", ""))
-            if user is None:
-                self.throttle.failed(*keys)
-                log.info("consent sign-in failed for client %s", grant.client.client_id)
-                return await self._consent_page(request, query, "Wrong username or password, or the account "
-                                                "cannot sign in here.", status=401, nonce=nonce)
-            self.throttle.succeeded(keys[0])
+            try:
+                user = await self.identity.sign_in(form.get("username", ""), form.get("password", ""),
+                                                   request.client.host if request.client else "?")
+            except SignInRefused as refused:
+                log.info("consent sign-in refused (%d) for client %s", refused.status, grant.client.client_id)
+                return await self._consent_page(request, query, refused.message, status=refused.status, nonce=nonce)
 
         def respond(server: Any, req: HubRequest) -> Any:
             again = server.get_consent_grant(req)
@@ -302,19 +287,6 @@ class OAuthRoutes:
         response = _respond(await self.identity.oauth(self._oauth_get(query), respond))
         response.delete_cookie(("__Host-" if secure else "") + CSRF_COOKIE, path="/", secure=secure)
         return response
-
-    async def _sign_in(self, username: str, password: str) -> PrincipalRow | None:
-        if not username or len(username) > 200 or not password:
-            return None
-        async with self.identity.store.store.reading() as s:
-            row = await s.get(PrincipalRow, username)
-        # argon2 is deliberately slow: keep it off the event loop.
-        ok = await asyncio.to_thread(passwords.verify_password, row.password_hash if row else None, password)
-        if not ok or row is None or row.kind != "user" or row.status != "active":
-            return None
-        if row.environment != self.identity.environment:
-            return None
-        return row
 
 
 def _error_page(status: int, message: str) -> HTMLResponse:
