@@ -264,3 +264,21 @@ async def user_tokens(hub: RunningHub, redirect_uri: str | None = None) -> tuple
     response = await exchange(hub, client["client_id"], result["code"], redirect_uri, verifier)
     assert response.status_code == 200, response.text
     return client, response.json(), redirect_uri
+
+
+
+
+
+def oauth_error(response: httpx.Response, status: int | tuple[int, ...], error: str) -> dict[str, Any]:
+    statuses = status if isinstance(status, tuple) else (status,)
+    assert response.status_code in statuses, response.text
+    body = response.json()
+    assert body["error"] == error, body
+    return body
+
+
+def assert_error_page(response: httpx.Response, status: int, fragment: str) -> None:
+    assert response.status_code == status, response.text
+    assert "location" not in response.headers
+    assert response.headers["content-type"].startswith("text/html")
+    assert fragment in response.text, response.text
