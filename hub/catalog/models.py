@@ -52,7 +52,7 @@ class UpstreamRow(Base):
     name: Mapped[str] = mapped_column(NAME, primary_key=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # UpstreamSpec.model_dump(mode="json")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
 
 class ToolRow(Base):
@@ -71,5 +71,10 @@ class ToolRow(Base):
     meta: Mapped[dict[str, Any] | None] = mapped_column(OPTIONAL_JSON)
     definition_hash: Mapped[str] = mapped_column(String(80), nullable=False)
     state: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The definition an admin approved (the pin); a differing definition_hash means the tool changed.
+    approved_hash: Mapped[str | None] = mapped_column(String(80))
+    flags: Mapped[list[str] | None] = mapped_column(OPTIONAL_JSON)  # poisoning-scan findings
+    policy: Mapped[dict[str, Any] | None] = mapped_column(OPTIONAL_JSON)  # ToolPolicy, set by admins
+    state_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)

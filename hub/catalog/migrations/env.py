@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.catalog.models import Base
+from hub.gateway import models as _gateway_models  # noqa: F401  (registers the gateway tables)
 from hub.identity import models as _identity_models  # noqa: F401  (registers the identity tables)
 
 config = context.config
