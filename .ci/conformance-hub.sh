@@ -32,7 +32,7 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$LOG"; exit 1; }
 
-BODY=$(printf '{"name":"fixture","transport":"http","prefix":"","url":"http://127.0.0.1:%s/mcp"}' "$FIXTURE_PORT")
+BODY=$(printf '{"name":"fixture","transport":"http","prefix":"","auto_approve":true,"url":"http://127.0.0.1:%s/mcp"}' "$FIXTURE_PORT")
 curl -sS --fail-with-body -X POST "http://127.0.0.1:$PORT/api/v1/upstreams" -H "Authorization: Bearer $TOKEN" \
   -H "Content-Type: application/json" -d "$BODY" || { echo "registering the fixture failed"; cat "$LOG"; exit 1; }
 echo

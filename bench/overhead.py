@@ -327,7 +327,8 @@ def environment(args: argparse.Namespace) -> Iterator[tuple[Setup, Processes]]:
                 name = "up"
 
             response = httpx.post(f"{base}/api/v1/upstreams", headers={"Authorization": f"Bearer {token}"},
-                                  json={"name": name, "transport": "http", "url": direct_url}, timeout=60)
+                                  json={"name": name, "transport": "http", "url": direct_url, "auto_approve": True},
+                                  timeout=60)
             if response.status_code != 201:
                 raise SystemExit(f"overhead: registering the upstream failed: {response.status_code} {response.text}"
                                  f"\n{procs.log_tail('hub')}")

@@ -18,14 +18,23 @@ from starlette.types import Receive, Scope, Send
 
 from hub import __version__
 from hub.adapters.mcp import Limits
+from hub.catalog.entities import ToolRecord
 from hub.catalog.store import Store
 from hub.catalog.sync import Federation
 from hub.config import Settings
-from hub.events import EventBus
-from hub.gateway.gateway import Gateway
+from hub.events import TOOL_QUARANTINED, TOOLS_CHANGED, Event, EventBus
+from hub.gateway.access import AccessRequests
+from hub.gateway.approvals import CallApprovals
+from hub.gateway.audit import AuditLog
+from hub.gateway.breaker import Breakers
+from hub.gateway.gateway import Gateway, Rules
+from hub.gateway.poisoning import scan_tool
+from hub.gateway.ratelimit import Rate, limiter_from_url
 from hub.identity.bearer import HubAuthBackend, challenge, load_or_create_admin_token, principal_of, rejection
 from hub.identity.service import Identity
 from hub.surfaces.api import Api
+from hub.surfaces.api_audit import AuditApi
+from hub.surfaces.api_gateway import GatewayApi
 from hub.surfaces.api_identity import IdentityApi
 from hub.surfaces.mcp import McpSurface
 from hub.surfaces.oauth import OAuthRoutes
@@ -43,6 +52,7 @@ class Hub:
     federation: Federation
     gateway: Gateway
     identity: Identity
+    audit: AuditLog
 
 
 async def open_hub(settings: Settings) -> Hub:
@@ -61,8 +71,8 @@ async def open_hub(settings: Settings) -> Hub:
 
         packs = {name: build(name) for name in settings.packs}
     federation = Federation(store, events, limits, data_dir=settings.data_dir, packs=packs,
-                            sync_interval_s=settings.sync_interval_s)
-    gateway = Gateway(federation, page_size=settings.page_size)
+                            sync_interval_s=settings.sync_interval_s, screen=screen,
+                            watch_interval_s=settings.catalog_watch_s)
     token, where, generated = load_or_create_admin_token(settings.data_dir, settings.admin_token)
     if generated:
         # Printed once, at first start, so the operator can use it; it is stored 0600 in `where`.
@@ -71,12 +81,45 @@ async def open_hub(settings: Settings) -> Hub:
         log.info("bootstrap admin token: stored in %s", where)
     identity = Identity(settings, store, token)
     await identity.start()
+    audit = AuditLog(store)
+    await audit.start()
+    gateway = Gateway(
+        federation,
+        audit=audit,
+        limiter=limiter_from_url(settings.redis_url),
+        breakers=Breakers(failure_threshold=settings.breaker_failures, reset_timeout_s=settings.breaker_reset_s),
+        approvals=CallApprovals(store, (await identity.store.hub_secret("call-approval")).encode(),
+                                timeout_s=settings.approval_timeout_s),
+        access=AccessRequests(store),
+        rules=Rules(principal_rate=Rate.parse(settings.rate_limit) if settings.rate_limit else None,
+                    tool_rate=Rate.parse(settings.tool_rate_limit) if settings.tool_rate_limit else None),
+        page_size=settings.page_size,
+        approval_url=f"{settings.base_url}/api/v1/call-approvals",
+    )
+
+    async def tools_changed() -> None:
+        await events.publish(Event(TOOLS_CHANGED))
+
+    async def quarantined(event: Event) -> None:
+        await gateway.audit_decision("hub", "tool.quarantine", event.data.get("tool"), "quarantine", event.data)
+
+    identity.directory.on_change = tools_changed
+    events.subscribe(TOOL_QUARANTINED, quarantined)
     await federation.start()
-    return Hub(settings, store, events, federation, gateway, identity)
+    return Hub(settings, store, events, federation, gateway, identity, audit)
+
+
+def screen(record: ToolRecord) -> list[str]:
+    """The poisoning scan over everything a model reads of a tool."""
+    return scan_tool(name=record.upstream_tool, title=record.title, description=record.description,
+                     input_schema=record.input_schema, output_schema=record.output_schema,
+                     annotations=record.annotations)
 
 
 async def close_hub(hub: Hub) -> None:
     await hub.federation.close()
+    await hub.audit.close()  # after the calls it records; before the database goes
+    await hub.gateway.limiter.close()
     await hub.identity.close()
     await hub.store.close()
 
@@ -147,7 +190,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         manager, mcp_app = surface.http_app(allowed_hosts=hosts, allowed_origins=origins,
                                             max_request_bytes=settings.max_request_bytes)
         backend.identity = hub.identity
-        api_router = Starlette(routes=Api(hub.gateway, hub.federation).routes() + IdentityApi(hub.identity).routes())
+        api_router = Starlette(routes=Api(hub.gateway, hub.federation).routes()
+                               + GatewayApi(hub.gateway, hub.federation).routes()
+                               + IdentityApi(hub.identity).routes() + AuditApi(hub.store).routes())
         oauth_router = Starlette(routes=OAuthRoutes(hub.identity).routes())
         state.update(hub=hub, mcp=RequirePrincipal(mcp_app, hub.identity), api=api_router, oauth=oauth_router)
         try:

@@ -134,6 +134,8 @@ def upstream_add(args: argparse.Namespace) -> int:
         body.update(transport="stdio", command=args.command)
     if args.prefix is not None:
         body["prefix"] = args.prefix
+    if args.auto_approve:
+        body["auto_approve"] = True
     if args.header:
         body["headers"] = _pairs(args.header, "--header")
     if args.env:
@@ -207,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client-id", help="OAuth client id (secret from HUB_UPSTREAM_CLIENT_SECRET)")
     p.add_argument("--scope")
     p.add_argument("--issuer")
+    p.add_argument("--auto-approve", action="store_true",
+                   help="approve this upstream's new tools on import (flagged tools still wait for review)")
     p.set_defaults(func=upstream_add)
     p = up.add_parser("list", help="list upstreams")
     remote(p)
@@ -227,9 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=tools_list)
 
+    from hub.cli_audit import register as register_audit
+    from hub.cli_gateway import register as register_gateway
     from hub.cli_identity import register
 
     register(sub, remote)
+    register_gateway(sub, remote, upstream=up, tools=tl)
+    register_audit(sub, common)
     return parser
 
 

@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     upstream_pool_size: int = 16  # concurrent calls per HTTP upstream
     sync_interval_s: float = 300.0  # periodic re-sync of every upstream
     page_size: int = 100  # tools/list page size
+    catalog_watch_s: float = 1.0  # how often replicas look for approvals, quarantines and kill switches
+
+    # Gateway. Rates are "<count>/<s|m|h>" token buckets; "" turns a limit off. With redis_url set the
+    # buckets live in Redis (one limit for all replicas) and an unreachable Redis refuses calls.
+    rate_limit: str = "100/s"  # every tools/call of one principal
+    tool_rate_limit: str = "20/s"  # calls of one tool by one principal (a tool's policy may override)
+    approval_timeout_s: float = Field(default=120.0, gt=0, le=3600)  # a risky call waits this long
+    breaker_failures: int = Field(default=5, ge=1)  # consecutive upstream failures that open its circuit
+    breaker_reset_s: float = Field(default=10.0, gt=0)  # open this long before one probe call
     shutdown_grace_s: float = 20.0
     log_level: str = "info"
 

@@ -16,6 +16,7 @@ log = logging.getLogger("hub.events")
 TOOLS_CHANGED = "catalog.tools_changed"
 PROMPTS_CHANGED = "catalog.prompts_changed"
 RESOURCES_CHANGED = "catalog.resources_changed"
+TOOL_QUARANTINED = "catalog.tool_quarantined"  # data: tool, upstream, approved_hash, definition_hash
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ async def test_first_start_generates_an_admin_token_and_sigterm_lets_calls_finis
 
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
-            response = await http.post("/api/v1/upstreams", json={
+            response = await http.post("/api/v1/upstreams", json={"auto_approve": True, 
                 "name": "local", "transport": "stdio", "command": STDIO_UPSTREAM, "cwd": str(ROOT)})
             assert response.status_code == 201
 

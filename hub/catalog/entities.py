@@ -16,6 +16,8 @@ from hub.catalog.hashing import definition_hash
 
 # MCP tool names (SEP-986): 1-128 of [A-Za-z0-9._-].
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# The hub's own meta-tools are "hub.<name>": no upstream may take that name or prefix.
+RESERVED_PREFIX = "hub"
 # Upstream names become tool-name prefixes, so they use the same alphabet, without dots
 # (a dot separates prefix and tool name).
 UPSTREAM_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -63,13 +65,18 @@ class UpstreamSpec(BaseModel):
     prefix: str | None = None
     auth: UpstreamAuth = Field(default_factory=UpstreamAuth)
     timeout_s: float = Field(default=60.0, gt=0, le=3600)
-    enabled: bool = True
+    enabled: bool = True  # the kill switch: a disabled upstream's tools are neither listed nor called
+    # Approve this upstream's new tools on import (off by default: new tools wait for an admin). Never
+    # applies to a tool the poisoning scan flags, nor to a changed definition of an approved tool.
+    auto_approve: bool = False
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         if not UPSTREAM_NAME_RE.match(v):
             raise ValueError("name must be 1-64 characters of A-Z a-z 0-9 _ -")
+        if v.lower() == RESERVED_PREFIX:
+            raise ValueError(f"the name {RESERVED_PREFIX!r} is reserved for the hub's own tools")
         return v
 
     @field_validator("prefix")
@@ -77,6 +84,8 @@ class UpstreamSpec(BaseModel):
     def _prefix(cls, v: str | None) -> str | None:
         if v and not TOOL_NAME_RE.match(v):
             raise ValueError("prefix must be characters of A-Z a-z 0-9 . _ -")
+        if v and v.split(".", 1)[0].lower() == RESERVED_PREFIX:
+            raise ValueError(f"the prefix {RESERVED_PREFIX!r} is reserved for the hub's own tools")
         return v
 
     @model_validator(mode="after")
@@ -111,6 +120,19 @@ class UpstreamSpec(BaseModel):
         return data
 
 
+class ToolPolicy(BaseModel):
+    """An admin's settings for one tool; None means "decide from the tool's annotations / the defaults"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # high: every call waits for an admin's approval. Default: high when the annotations say destructive
+    # and not read-only (annotations are the upstream's claim, so they can only add caution here).
+    risk: Literal["high", "normal"] | None = None
+    timeout_s: float | None = Field(default=None, gt=0, le=3600)  # default: the upstream's
+    idempotent: bool | None = None  # retried once on a transport failure; default: never retried
+    rate_limit: str | None = None  # per caller, e.g. "60/m"; default: the hub's per-tool limit
+
+
 class ToolRecord(BaseModel):
     """One tool as the catalog holds it."""
 
@@ -126,7 +148,11 @@ class ToolRecord(BaseModel):
     annotations: dict[str, Any] | None = None
     meta: dict[str, Any] | None = None  # the upstream's _meta, passed through, not hashed
     definition_hash: str = ""
-    state: ToolState = ToolState.approved
+    state: ToolState = ToolState.pending
+    approved_hash: str | None = None  # the pinned definition an admin (or the upstream's policy) approved
+    flags: list[str] = Field(default_factory=list)  # poisoning-scan findings
+    policy: ToolPolicy = Field(default_factory=ToolPolicy)
+    state_reason: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -149,6 +175,7 @@ class SyncResult(BaseModel):
 
     added: list[str] = Field(default_factory=list)
     changed: list[str] = Field(default_factory=list)  # definition hash differs
+    quarantined: list[str] = Field(default_factory=list)  # approved tools whose definition changed
     removed: list[str] = Field(default_factory=list)
     unchanged: int = 0
 

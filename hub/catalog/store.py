@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from hub.catalog.entities import SyncResult, ToolRecord, ToolState, UpstreamSpec
+from hub.catalog.entities import SyncResult, ToolPolicy, ToolRecord, ToolState, UpstreamSpec
 from hub.catalog.models import ToolRow, UpstreamRow, utcnow
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -48,6 +48,10 @@ class NameCollision(Conflict):
 
 class NotFound(StoreError):
     """The upstream named doesn't exist."""
+
+
+class StaleDefinition(Conflict):
+    """An approval named a definition hash that is no longer the tool's definition."""
 
 
 def _upgrade(connection: Connection) -> None:
@@ -116,6 +120,10 @@ def _record(row: ToolRow) -> ToolRecord:
         meta=row.meta,
         definition_hash=row.definition_hash,
         state=ToolState(row.state),
+        approved_hash=row.approved_hash,
+        flags=list(row.flags or []),
+        policy=ToolPolicy.model_validate(row.policy or {}),
+        state_reason=row.state_reason,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -130,6 +138,7 @@ def _set_definition(row: ToolRow, tool: ToolRecord) -> None:
     row.annotations = tool.annotations
     row.meta = tool.meta
     row.definition_hash = tool.definition_hash
+    row.flags = list(tool.flags) or None
 
 
 class Store:
@@ -260,7 +269,8 @@ class Store:
                     s.add(_new_row(tool, now))
                     result.added.append(name)
                 elif row.definition_hash != tool.definition_hash:
-                    _set_definition(row, tool)
+                    if _redefine(row, tool):
+                        result.quarantined.append(name)
                     row.updated_at = now
                     result.changed.append(name)
                 else:
@@ -303,15 +313,55 @@ class Store:
             row = await s.get(ToolRow, name)
             return None if row is None else _record(row)
 
-    async def set_tool_state(self, name: str, state: ToolState) -> ToolRecord | None:
+    async def set_tool_state(self, name: str, state: ToolState, reason: str | None = None) -> ToolRecord | None:
         """Set one tool's state; returns the updated record, or None if there is no such tool."""
         async with self._write.begin() as s:
             row = await s.get(ToolRow, name)
             if row is None:
                 return None
             row.state = ToolState(state).value
+            if row.state == ToolState.approved:
+                row.approved_hash = row.definition_hash
+            row.state_reason = reason
             row.updated_at = utcnow()
             return _record(row)
+
+    async def approve_tool(self, name: str, definition_hash: str, reason: str | None = None) -> ToolRecord | None:
+        """Pin and serve the tool's current definition, which must be the one the admin reviewed.
+
+        Raises StaleDefinition when the definition changed since (the admin must look again); None when
+        there is no such tool.
+        """
+        async with self._write.begin() as s:
+            row = await s.get(ToolRow, name, with_for_update=True)
+            if row is None:
+                return None
+            if row.definition_hash != definition_hash:
+                raise StaleDefinition(
+                    f"tool {name!r} is now defined as {row.definition_hash}, not {definition_hash}: review it again"
+                )
+            row.state = ToolState.approved.value
+            row.approved_hash = definition_hash
+            row.state_reason = reason
+            row.updated_at = utcnow()
+            return _record(row)
+
+    async def set_tool_policy(self, name: str, policy: ToolPolicy) -> ToolRecord | None:
+        async with self._write.begin() as s:
+            row = await s.get(ToolRow, name)
+            if row is None:
+                return None
+            row.policy = policy.model_dump(mode="json", exclude_none=True) or None
+            row.updated_at = utcnow()
+            return _record(row)
+
+    async def catalog_mark(self) -> tuple[Any, ...]:
+        """A cheap fingerprint of the catalog: it differs whenever any tool or upstream was added, changed
+        or removed (replicas poll it to pick up approvals, quarantines and kill switches made elsewhere)."""
+        async with self._read() as s:
+            tools = (await s.execute(select(func.count(), func.max(ToolRow.updated_at)))).one()
+            upstreams = (await s.execute(select(func.count(), func.max(UpstreamRow.updated_at)))).one()
+            return (*tools, *upstreams)
 
     async def tool_names(self) -> set[str]:
         async with self._read() as s:
@@ -323,6 +373,40 @@ class Store:
 
 
 def _new_row(tool: ToolRecord, now: datetime) -> ToolRow:
-    row = ToolRow(name=tool.name, upstream=tool.upstream, state=tool.state.value, created_at=now, updated_at=now)
+    state = ToolState.pending if tool.flags and tool.state == ToolState.approved else tool.state
+    row = ToolRow(name=tool.name, upstream=tool.upstream, state=state.value, created_at=now, updated_at=now,
+                  approved_hash=tool.definition_hash if state == ToolState.approved else None,
+                  state_reason=_flagged(tool) if tool.flags else None)
     _set_definition(row, tool)
     return row
+
+
+def _flagged(tool: ToolRecord) -> str:
+    return "the description scan flagged: " + ", ".join(tool.flags[:10])
+
+
+def _redefine(row: ToolRow, tool: ToolRecord) -> bool:
+    """Take the upstream's new definition; True when that quarantines an approved tool (a rug pull).
+
+    The pin (approved_hash) never moves here: only an admin moves it. A definition that returns to the
+    pinned one is served again; a disabled tool stays disabled whatever its definition.
+    """
+    old = row.definition_hash
+    _set_definition(row, tool)
+    state = ToolState(row.state)
+    if state == ToolState.disabled:
+        return False
+    if row.approved_hash is not None and tool.definition_hash == row.approved_hash:
+        row.state, row.state_reason = ToolState.approved.value, None
+        return False
+    if state == ToolState.approved:
+        row.state = ToolState.quarantined.value
+        row.state_reason = f"definition changed from {old} to {tool.definition_hash}; waiting for re-approval"
+        return True
+    if state == ToolState.pending and tool.state == ToolState.approved and not tool.flags and row.approved_hash is None:
+        # A never-approved tool of an auto-approving upstream, now clean: the upstream's policy applies.
+        row.state, row.state_reason, row.approved_hash = ToolState.approved.value, None, tool.definition_hash
+        return False
+    if tool.flags:
+        row.state_reason = _flagged(tool)
+    return False

@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from hub.adapters.mcp import Limits, UpstreamClient, UpstreamError
 from hub.adapters.oauth import oauth_client_credentials
 from hub.catalog.entities import TOOL_NAME_RE, SyncResult, ToolRecord, ToolState, Transport, UpstreamSpec
 from hub.catalog.store import Conflict, NameCollision, Store
-from hub.events import PROMPTS_CHANGED, RESOURCES_CHANGED, TOOLS_CHANGED, Event, EventBus
+from hub.events import PROMPTS_CHANGED, RESOURCES_CHANGED, TOOL_QUARANTINED, TOOLS_CHANGED, Event, EventBus
 
 log = logging.getLogger("hub.catalog.sync")
 
@@ -51,9 +53,15 @@ def template_pattern(uri_template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
+# Looks at a tool's definition and names what is suspicious about it (empty: nothing).
+Screen = Callable[[ToolRecord], list[str]]
+
+
 def to_record(spec: UpstreamSpec, tool: types.Tool) -> ToolRecord:
+    """The catalog's record of an upstream's tool; approved only under the upstream's auto-approve policy."""
     wire = tool.model_dump(by_alias=True, exclude_none=True, mode="json")
     return ToolRecord(
+        state=ToolState.approved if spec.auto_approve else ToolState.pending,
         name=spec.qualify(tool.name),
         upstream=spec.name,
         upstream_tool=tool.name,
@@ -86,6 +94,8 @@ class Federation:
         data_dir: Path | None = None,
         packs: dict[str, Any] | None = None,
         sync_interval_s: float = 300.0,
+        screen: Screen | None = None,
+        watch_interval_s: float = 1.0,
     ) -> None:
         self.store = store
         self.events = events
@@ -93,6 +103,12 @@ class Federation:
         self.data_dir = data_dir
         self.packs = packs or {}
         self.sync_interval_s = sync_interval_s
+        self.screen = screen
+        self.watch_interval_s = watch_interval_s
+        self.disabled_upstreams: frozenset[str] = frozenset()
+        self._mark: tuple[Any, ...] | None = None
+        self._watched_at = time.monotonic()
+        self._watcher: asyncio.Task[None] | None = None
         self.clients: dict[str, UpstreamClient] = {}
         # The request path's view of the catalog, rebuilt from the store after every sync.
         self.tools: dict[str, ToolRecord] = {}
@@ -111,19 +127,22 @@ class Federation:
     async def start(self) -> None:
         for name in self.packs:
             if await self.store.get_upstream(name) is None:
-                spec = UpstreamSpec(name=name, transport=Transport.inprocess)
+                # The hub's own packs ship with it: their tools are approved as they are (and still pinned).
+                spec = UpstreamSpec(name=name, transport=Transport.inprocess, auto_approve=True)
                 with contextlib.suppress(Conflict):  # another replica registered it first
                     await self.store.add_upstream(spec)
-        for spec in await self.store.list_upstreams():
-            if spec.enabled:
-                self.clients[spec.name] = self._client(spec)
+        specs = await self.store.list_upstreams()
+        for spec in specs:
+            # Disabled ones too: the kill switch hides an upstream; lifting it must not need a restart.
+            self.clients[spec.name] = self._client(spec)
         await self._reload_index()
         # Connect and re-sync in the background: a slow or dead upstream never delays start-up.
-        self._startup = [asyncio.create_task(self._sync_quietly(name)) for name in list(self.clients)]
+        self._startup = [asyncio.create_task(self._sync_quietly(s.name)) for s in specs if s.enabled]
         self._periodic = asyncio.create_task(self._sync_periodically())
+        self._watcher = asyncio.create_task(self._watch())
 
     async def close(self) -> None:
-        for task in [self._periodic, *self._startup]:
+        for task in [self._periodic, self._watcher, *self._startup]:
             if task is not None:
                 task.cancel()
         await asyncio.gather(*(c.close() for c in self.clients.values()), return_exceptions=True)
@@ -139,7 +158,26 @@ class Federation:
         while True:
             await asyncio.sleep(self.sync_interval_s)
             for name in list(self.clients):
-                await self._sync_quietly(name)
+                if name not in self.disabled_upstreams:
+                    await self._sync_quietly(name)
+
+    async def _watch(self) -> None:
+        """Follow changes other replicas (and admins on them) make: approvals, quarantines, kill switches."""
+        while True:
+            await asyncio.sleep(self.watch_interval_s)
+            try:
+                mark = await self.store.catalog_mark()
+                if mark != self._mark:
+                    await self._reload_index()
+                    await self._announce(tools=True, prompts=True, resources=True)
+                self._watched_at = time.monotonic()
+            except Exception as exc:  # keep polling; `fresh` turns false and calls fail closed
+                log.warning("catalog watch failed: %s", type(exc).__name__)
+
+    @property
+    def fresh(self) -> bool:
+        """Whether this replica's view of the catalog is recent enough to decide calls on."""
+        return time.monotonic() - self._watched_at < max(5.0, 5 * self.watch_interval_s)
 
     async def _sync_quietly(self, name: str) -> None:
         try:
@@ -201,6 +239,8 @@ class Federation:
                 )
             if record.name in records:
                 raise RegistrationError(f"upstream {spec.name!r} lists tool {tool.name!r} twice")
+            if self.screen is not None:
+                record.flags = self.screen(record)
             records[record.name] = record
         return list(records.values())
 
@@ -222,7 +262,31 @@ class Federation:
             if result.any or extras_changed:
                 await self._reload_index()
                 await self._announce(tools=result.any, prompts=extras_changed, resources=extras_changed)
+            for qualified in result.quarantined:
+                record = self.tools.get(qualified)
+                log.warning("tool %s quarantined: %s", qualified, record.state_reason if record else "changed")
+                await self.events.publish(Event(TOOL_QUARANTINED, {
+                    "tool": qualified, "upstream": name,
+                    "approved_hash": record.approved_hash if record else None,
+                    "definition_hash": record.definition_hash if record else None,
+                }))
             return result
+
+    async def set_upstream_enabled(self, name: str, enabled: bool) -> UpstreamSpec | None:
+        """The upstream kill switch: a disabled upstream's tools, prompts and resources disappear."""
+        spec = await self.store.get_upstream(name)
+        if spec is None:
+            return None
+        spec = spec.model_copy(update={"enabled": enabled})
+        await self.store.update_upstream(spec)
+        await self._reload_index()
+        await self._announce(tools=True, prompts=True, resources=True)
+        return spec
+
+    async def refresh(self) -> None:
+        """Re-read the catalog now (after a change made through this replica) and tell list_changed."""
+        await self._reload_index()
+        await self._announce(tools=True, prompts=False, resources=False)
 
     async def _collect_extras(self, name: str, client: UpstreamClient) -> bool:
         """Prompts and resources are held in memory (re-listed on every sync); True when they changed."""
@@ -236,6 +300,7 @@ class Federation:
         return changed
 
     async def _reload_index(self) -> None:
+        mark = await self.store.catalog_mark()
         records: dict[str, ToolRecord] = {}
         after: str | None = None
         while True:
@@ -248,12 +313,14 @@ class Federation:
         self.tool_defs = {name: to_tool(r) for name, r in records.items()}
 
         specs = {s.name: s for s in await self.store.list_upstreams()}
+        self.disabled_upstreams = frozenset(name for name, spec in specs.items() if not spec.enabled)
+        self._mark = mark
         prompts: dict[str, PromptEntry] = {}
         resources: dict[str, tuple[str, types.Resource]] = {}
         templates: list[TemplateEntry] = []
         for upstream in sorted(self._prompt_cache):
             spec = specs.get(upstream)
-            if spec is None:
+            if spec is None or not spec.enabled:
                 continue
             for prompt in self._prompt_cache[upstream]:
                 qualified = spec.qualify(prompt.name)

@@ -71,3 +71,20 @@ def validate_arguments(schema: dict[str, Any], arguments: Any) -> str | None:
         return None
     where = "/".join(str(p) for p in error.absolute_path)
     return f"{error.message}" + (f" (at {where})" if where else "")
+
+
+def validate_output(schema: dict[str, Any], structured: Any) -> str | None:
+    """None when an upstream's structured output matches the tool's declared output schema."""
+    if structured is None:
+        return "the tool declares an output schema but returned no structured content"
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    if validator is None:
+        return None
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(structured))
+    except Unresolvable:
+        return "the tool's output schema refers to a definition outside itself"
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{error.message}" + (f" (at {where})" if where else "")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from hub.catalog.store import NotFound
@@ -40,10 +41,17 @@ class Directory:
         self._revoked_mark: datetime | None = None
         self._last_ok = 0.0
         self._task: asyncio.Task[None] | None = None
+        # Called when what some principal may use changed (grants, status): MCP sends list_changed.
+        self.on_change: Callable[[], Awaitable[None]] | None = None
+        self._notify: asyncio.Future[None] | None = None
 
     async def refresh(self) -> None:
         changed = await self.store.changed_since(self._since(self._principals_mark))
+        effective = False
         for rec in changed:
+            before = self.principals.get(rec.id)
+            if before is None or before.scopes != rec.scopes or before.status != rec.status:
+                effective = True
             self.principals[rec.id] = rec
             if self._principals_mark is None or rec.updated_at > self._principals_mark:
                 self._principals_mark = rec.updated_at
@@ -51,7 +59,10 @@ class Directory:
             self.revoked.add(key)
             if self._revoked_mark is None or revoked_at > self._revoked_mark:
                 self._revoked_mark = revoked_at
+        first = self._last_ok == 0.0
         self._last_ok = time.monotonic()
+        if effective and not first and self.on_change is not None:
+            await self.on_change()
 
     @staticmethod
     def _since(mark: datetime | None) -> datetime | None:
@@ -83,7 +94,11 @@ class Directory:
 
     def put(self, record: PrincipalRecord) -> None:
         """A change made on this replica takes effect here at once."""
+        before = self.principals.get(record.id)
         self.principals[record.id] = record
+        if before is not None and (before.scopes != record.scopes or before.status != record.status) \
+                and self.on_change is not None:
+            self._notify = asyncio.ensure_future(self.on_change())
 
     def revoke_local(self, keys: list[str]) -> None:
         self.revoked.update(keys)

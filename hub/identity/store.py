@@ -151,15 +151,7 @@ class IdentityStore:
     async def grant(self, principal_id: str, scopes: list[str], decided_by: str) -> PrincipalRecord:
         """Approve `scopes` for the principal at once (admin decision)."""
         async with self.store.writing() as s, s.begin():
-            row = await _principal(s, principal_id)
-            have = set(await _approved_scopes(s, principal_id))
-            now = utcnow()
-            for scope in scopes:
-                if scope not in have:
-                    s.add(_approved(principal_id, scope, decided_by, now))
-            row.updated_at = now
-            await s.flush()
-            return record(row, await _approved_scopes(s, principal_id))
+            return await grant_in(s, principal_id, scopes, decided_by)
 
     async def revoke_grant(self, principal_id: str, scopes: list[str], decided_by: str) -> PrincipalRecord:
         async with self.store.writing() as s, s.begin():
@@ -247,9 +239,23 @@ class IdentityStore:
             return await s.run_sync(fn)
 
 
-def _approved(principal_id: str, scope: str, decided_by: str, now: datetime) -> GrantRow:
+async def grant_in(s: Any, principal_id: str, scopes: list[str], decided_by: str,
+                   reason: str | None = None) -> PrincipalRecord:
+    """Approve `scopes` inside the caller's write transaction (an access request's approval uses it)."""
+    row = await _principal(s, principal_id)
+    have = set(await _approved_scopes(s, principal_id))
+    now = utcnow()
+    for scope in scopes:
+        if scope not in have:
+            s.add(_approved(principal_id, scope, decided_by, now, reason))
+    row.updated_at = now
+    await s.flush()
+    return record(row, await _approved_scopes(s, principal_id))
+
+
+def _approved(principal_id: str, scope: str, decided_by: str, now: datetime, reason: str | None = None) -> GrantRow:
     return GrantRow(
-        id=secrets.token_hex(16), principal_id=principal_id, scope=scope, state="approved",
+        id=secrets.token_hex(16), principal_id=principal_id, scope=scope, state="approved", reason=reason,
         decided_by=decided_by, decided_at=now, created_at=now, updated_at=now,
     )
 

@@ -31,9 +31,10 @@ from starlette.types import ASGIApp
 
 from hub import __version__
 from hub.events import PROMPTS_CHANGED, RESOURCES_CHANGED, TOOLS_CHANGED, Event, EventBus
-from hub.gateway.gateway import Gateway, InvalidCursor, NotFound, Unavailable
+from hub.gateway.gateway import Gateway, InvalidCursor, NotFound, RateLimited, Unavailable
 from hub.identity.bearer import principal_of
 from hub.identity.principal import Principal
+from hub.surfaces.mcp_errors import rate_limited, trace_id
 from hub.surfaces.mcp_fast import FastToolCall
 
 log = logging.getLogger("hub.surfaces.mcp")
@@ -211,9 +212,14 @@ class McpSurface:
             return await self.gateway.call_tool(
                 principal, params.name, params.arguments, relay=CallerRelay(ctx), meta=self._meta(params),
                 input_responses=params.input_responses, request_state=params.request_state,
+                trace_id=trace_id(ctx.request),
             )
         except NotFound as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+        except RateLimited as exc:
+            raise rate_limited(exc) from None
+        except Unavailable as exc:
+            raise MCPError(types.INTERNAL_ERROR, str(exc)) from None
 
     # ------------------------------------------------------------------------------ prompts
 

@@ -11,6 +11,7 @@ check, goes to the SDK unchanged (the body is replayed), so the protocol's answe
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import mcp.types as types
@@ -29,8 +30,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import __version__
-from hub.gateway.gateway import Gateway, NotFound
+from hub.gateway.gateway import Gateway, NotFound, RateLimited, Unavailable
 from hub.identity.bearer import principal_of
+from hub.surfaces.mcp_errors import rate_limited, trace_id
 
 SERVER_INFO = {"name": "hub", "version": __version__}
 NEEDS_STREAM = ("progressToken", "io.modelcontextprotocol/logLevel")  # the SDK path streams these
@@ -122,9 +124,21 @@ class FastToolCall:
         declared = caps.model_dump(exclude_none=True) if hasattr(caps, "model_dump") else dict(caps or {})
         relay = FastRelay(frozenset(k for k in ("sampling", "elicitation", "roots") if declared.get(k) is not None))
         try:
-            result = await self.gateway.call_tool(principal, name, arguments, relay=relay, meta=meta)
+            result = await self.gateway.call_tool(principal, name, arguments, relay=relay, meta=meta,
+                                                  trace_id=trace_id(request))
         except MCPError as exc:
             await _write(scope, send, request_id, error=exc.error.model_dump(by_alias=True, exclude_none=True))
+            return True
+        except RateLimited as exc:
+            # Plain HTTP semantics as well as the JSON-RPC error: 429 with Retry-After.
+            error = rate_limited(exc).error.model_dump(by_alias=True, exclude_none=True)
+            await _write(scope, send, request_id, error=error, status=429,
+                         headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))})
+            return True
+        except (Unavailable, NotFound) as exc:
+            code = types.INVALID_PARAMS if isinstance(exc, NotFound) else types.INTERNAL_ERROR
+            await _write(scope, send, request_id, error={"code": code, "message": str(exc)},
+                         status=503 if isinstance(exc, Unavailable) else 200)
             return True
         payload = result.model_dump(by_alias=True, exclude_none=True, mode="json")
         payload.setdefault("_meta", {})[types.SERVER_INFO_META_KEY] = SERVER_INFO
@@ -133,16 +147,17 @@ class FastToolCall:
 
 
 async def _write(
-    scope: Scope, send: Send, request_id: Any, *, result: Any = None, error: dict[str, Any] | None = None
+    scope: Scope, send: Send, request_id: Any, *, result: Any = None, error: dict[str, Any] | None = None,
+    status: int | None = None, headers: dict[str, str] | None = None,
 ) -> None:
     message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
     if error is not None:
         message["error"] = error
-        status = ERROR_CODE_HTTP_STATUS.get(error.get("code", 0), 200)
+        status = status or ERROR_CODE_HTTP_STATUS.get(error.get("code", 0), 200)
     else:
         message["result"] = result
         status = 200
-    await Response(json.dumps(message, separators=(",", ":")), status_code=status,
+    await Response(json.dumps(message, separators=(",", ":")), status_code=status, headers=headers,
                    media_type="application/json")(scope, _no_receive, send)
 
 

@@ -11,8 +11,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
-from hub.catalog.entities import ToolRecord, ToolState, Transport, UpstreamSpec
-from hub.catalog.store import MIGRATIONS_DIR, Conflict, NameCollision, NotFound, Store
+from hub.catalog.entities import ToolPolicy, ToolRecord, ToolState, Transport, UpstreamSpec
+from hub.catalog.store import MIGRATIONS_DIR, Conflict, NameCollision, NotFound, StaleDefinition, Store
 
 
 def spec(name: str, **kw: Any) -> UpstreamSpec:
@@ -26,6 +26,7 @@ def tool(up: UpstreamSpec, name: str, **kw: Any) -> ToolRecord:
         upstream_tool=name,
         description=kw.pop("description", f"{name} does things"),
         input_schema=kw.pop("input_schema", {"type": "object", "properties": {"x": {"type": "string"}}}),
+        state=kw.pop("state", ToolState.approved),  # as an auto-approving upstream's import would be
         **kw,
     )
 
@@ -145,7 +146,7 @@ async def test_sync_tools_diff(store: Store) -> None:
     assert after.definition_hash == tool(up, "b", description="b now does other things").definition_hash
     assert after.created_at == before.created_at
     assert after.updated_at > before.updated_at
-    assert after.state == ToolState.quarantined  # a changed definition keeps its stored state (for now)
+    assert after.state == ToolState.quarantined  # still quarantined: the pin is the first definition
     assert (await store.get_tool("srv.d")).state == ToolState.pending  # type: ignore[union-attr]
     assert await store.get_tool("srv.c") is None
     assert await store.tool_names() == {"srv.a", "srv.b", "srv.d"}
@@ -183,7 +184,8 @@ async def test_tool_round_trip(store: Store) -> None:
     await store.sync_tools("rt", [full, bare])
     got = await store.get_tool("rt.full")
     assert got is not None
-    assert got.model_dump(exclude={"created_at", "updated_at"}) == full.model_dump(exclude={"created_at", "updated_at"})
+    expected = {**full.model_dump(exclude={"created_at", "updated_at"}), "approved_hash": full.definition_hash}
+    assert got.model_dump(exclude={"created_at", "updated_at"}) == expected
     got_bare = await store.get_tool("rt.bare")
     assert got_bare is not None
     assert (got_bare.output_schema, got_bare.annotations, got_bare.meta) == (None, None, None)
@@ -291,3 +293,47 @@ async def test_second_sqlite_store_shares_the_file(sqlite_url: str) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_changed_definitions_are_quarantined_against_the_pin(store: Store) -> None:
+    up = UpstreamSpec(name="pin", transport="http", url="http://127.0.0.1:1/mcp")
+    await store.add_upstream(up)
+    await store.sync_tools("pin", [tool(up, "ok"), tool(up, "new", state=ToolState.pending),
+                                   tool(up, "off"), tool(up, "flagged", flags=["important-block:description"])])
+    ok = await store.get_tool("pin.ok")
+    assert ok is not None and ok.state == ToolState.approved and ok.approved_hash == ok.definition_hash
+    flagged = await store.get_tool("pin.flagged")  # the scan overrides the upstream's auto-approval
+    assert flagged is not None and flagged.state == ToolState.pending and flagged.approved_hash is None
+    await store.set_tool_state("pin.off", ToolState.disabled, "killed")
+
+    changed = [tool(up, n, description="changed") for n in ("ok", "new", "off", "flagged")]
+    result = await store.sync_tools("pin", changed)
+    assert result.quarantined == ["pin.ok"] and sorted(result.changed) == ["pin.flagged", "pin.new", "pin.off",
+                                                                         "pin.ok"]
+    ok_now = await store.get_tool("pin.ok")
+    assert ok_now is not None and ok_now.state == ToolState.quarantined
+    assert ok_now.approved_hash == ok.definition_hash != ok_now.definition_hash
+    assert "definition changed" in (ok_now.state_reason or "")
+    assert (await store.get_tool("pin.off")).state == ToolState.disabled  # type: ignore[union-attr]
+    # new was pending and the incoming record is auto-approved and clean: the upstream's policy applies.
+    assert (await store.get_tool("pin.new")).state == ToolState.approved  # type: ignore[union-attr]
+    assert (await store.get_tool("pin.flagged")).state == ToolState.approved  # type: ignore[union-attr]
+
+    # Approval names the reviewed hash; a stale one is refused.
+    with pytest.raises(StaleDefinition):
+        await store.approve_tool("pin.ok", ok.definition_hash)
+    approved = await store.approve_tool("pin.ok", ok_now.definition_hash)
+    assert approved is not None and approved.state == ToolState.approved
+    assert approved.approved_hash == ok_now.definition_hash
+    assert await store.approve_tool("pin.missing", "x") is None
+
+    # Back to the pinned definition after a change: served again without an admin.
+    await store.sync_tools("pin", [tool(up, "ok", description="sneaky"), *changed[1:]])
+    assert (await store.get_tool("pin.ok")).state == ToolState.quarantined  # type: ignore[union-attr]
+    await store.sync_tools("pin", changed)
+    assert (await store.get_tool("pin.ok")).state == ToolState.approved  # type: ignore[union-attr]
+
+    before = await store.catalog_mark()
+    await store.set_tool_policy("pin.ok", ToolPolicy(risk="high", rate_limit="5/m"))
+    assert await store.catalog_mark() != before
+    assert (await store.get_tool("pin.ok")).policy.risk == "high"  # type: ignore[union-attr]

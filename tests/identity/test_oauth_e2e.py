@@ -103,7 +103,7 @@ async def oauth_hub(tmp_path: Path, **settings) -> AsyncIterator:
         async with running_hub(tmp_path, **settings) as hub:
             async with hub.http() as http:
                 response = await http.post("/api/v1/upstreams", json={"name": "r", "transport": "http",
-                                                                      "url": upstream})
+                                                                      "url": upstream, "auto_approve": True})
                 assert response.status_code == 201, response.text
             yield hub
 
@@ -217,7 +217,7 @@ async def test_agent_with_client_credentials_lists_and_calls_only_what_it_was_gr
         auth = ClientCredentialsOAuthProvider(hub.mcp_url, Memory(), agent["client_id"], agent["client_secret"],
                                               issuer=hub.url)
         tools, echoed = await call_through(hub, auth)
-        assert tools == ["r.echo"] and echoed == "through oauth"
+        assert tools == ["hub.request_access", "r.echo"] and echoed == "through oauth"
 
 
 async def test_a_dev_credential_never_works_on_a_prod_hub(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.harness import ROOT, STDIO_UPSTREAM, running_hub
 
-LOCAL = {"name": "local", "transport": "stdio", "command": STDIO_UPSTREAM, "cwd": str(ROOT)}
+LOCAL = {"name": "local", "transport": "stdio", "auto_approve": True, "command": STDIO_UPSTREAM, "cwd": str(ROOT)}
 
 
 async def test_register_list_and_remove_an_upstream(tmp_path):

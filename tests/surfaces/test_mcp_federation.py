@@ -15,7 +15,7 @@ from tests.harness import ROOT, STDIO_UPSTREAM, http_upstream, running_hub
 
 async def register(hub, body: dict) -> dict:
     async with hub.http() as http:
-        response = await http.post("/api/v1/upstreams", json=body)
+        response = await http.post("/api/v1/upstreams", json={"auto_approve": True, **body})
     assert response.status_code == 201, response.text
     return response.json()
 

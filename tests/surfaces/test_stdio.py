@@ -17,7 +17,7 @@ async def test_stdio_surface_serves_the_catalog(tmp_path, mode):
     data_dir = tmp_path / "hub"
     # register an upstream through a running HTTP hub sharing the same data dir, then stop it
     async with running_hub(tmp_path) as hub, hub.http() as http:
-        response = await http.post("/api/v1/upstreams", json={
+        response = await http.post("/api/v1/upstreams", json={"auto_approve": True, 
             "name": "local", "transport": "stdio", "command": STDIO_UPSTREAM, "cwd": str(ROOT)})
         assert response.status_code == 201
     env = {**os.environ, "HUB_DATA_DIR": str(data_dir), "HUB_ADMIN_TOKEN": "stdio-admin", "HUB_TOKEN": "stdio-admin",

@@ -21,12 +21,12 @@ async def test_an_upstream_behind_oauth_is_reached_with_the_hubs_own_client_cred
             account = response.json()
         async with edge.http() as http:
             response = await http.post("/api/v1/upstreams", json={
-                "name": "peer", "transport": "http", "url": peer.mcp_url,
+                "name": "peer", "auto_approve": True, "transport": "http", "url": peer.mcp_url,
                 "auth": {"type": "oauth_client_credentials", "client_id": account["client_id"],
                          "client_secret": account["client_secret"], "issuer": peer.url}})
             assert response.status_code == 201, response.text
-            # the peer shows the edge hub exactly what it granted: one tool
-            assert response.json()["tools"] == 1
+            # the peer shows the edge hub exactly what it granted (one tool) and its own hub.request_access
+            assert response.json()["tools"] == 2
         async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60) as http, \
                 Client(streamable_http_client(edge.mcp_url, http_client=http)) as client:
             result = await client.call_tool("peer.essentials.calculate", {"expression": "6 * 7"})

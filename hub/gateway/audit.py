@@ -1,0 +1,410 @@
+"""The hash-chained audit log: every decision and call, appended durably, verifiable end to end.
+
+Each row's `hash` is sha256(previous row's hash + canonical JSON of its content), and the one-row
+`audit_head` holds the last seq and hash. Appends lock the head (``SELECT … FOR UPDATE`` on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite), so any number of hub processes sharing a database extend one chain, and
+an edited, inserted or deleted row breaks it where `verify` will find it.
+
+`AuditLog.record` returns only once the row is committed: a caller that awaits it before acknowledging a
+call never acknowledges a call the log lacks, even if the process is killed right after. To keep that
+cheap, one background writer group-commits everything queued while the previous transaction ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import Select, func, insert, select, update
+
+from hub.catalog.models import utcnow
+from hub.catalog.store import Store
+from hub.gateway.models import AuditHeadRow, AuditRow
+
+log = logging.getLogger("hub.gateway.audit")
+
+GENESIS: Final = "0" * 64  # the prev_hash of seq 1 (the head's hash before any append)
+HEAD_ID: Final = 1
+MAX_DETAIL_BYTES: Final = 16 * 1024
+PAGE_SIZE: Final = 1000  # rows per read when verifying or exporting: memory stays constant
+
+# Column lengths of audit_log (PostgreSQL enforces them; one over-long value must not fail a whole batch).
+_LIMITS: Final = {"principal": 200, "action": 64, "target": 300, "decision": 32, "outcome": 32,
+                  "definition_hash": 80, "argument_digest": 80, "trace_id": 64}
+_CONTENT: Final = ("seq", "at", "principal", "action", "target", "decision", "outcome", "latency_ms",
+                   "definition_hash", "argument_digest", "trace_id", "detail")
+_COLUMNS: Final = (*_CONTENT, "prev_hash", "hash")
+
+
+class AuditError(Exception):
+    """The audit log can't take or keep this record (not running, or its head row is gone): fail closed."""
+
+
+def canonical_json(value: Any, *, allow_nan: bool = False) -> str:
+    """One spelling per value (sorted keys, no spaces, raw UTF-8), so hashes are reproducible anywhere."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan)
+
+
+def argument_digest(arguments: Any) -> str:
+    """A digest that ties a record to the exact arguments without storing them (they may hold secrets)."""
+    text = canonical_json(arguments, allow_nan=True)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    """A string every backend stores verbatim: no NUL (PostgreSQL refuses it), valid UTF-8, within the column."""
+    if value is None:
+        return None
+    value = str(value).replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What happened, as the log keeps it: identifiers, decision, outcome and digests, never raw arguments.
+
+    Values are normalised on construction (UTC time, float latency, JSON-clean detail, bounded strings) so
+    that what is hashed is exactly what every backend reads back, and a bad value fails its own caller here
+    rather than the whole group commit it would have joined.
+    """
+
+    principal: str
+    action: str  # "tools/call", "access_request.approve", ...
+    target: str | None  # the tool, agent or request acted on
+    decision: str  # "allow", "deny", "rate_limited", "invalid", "approve", ...
+    outcome: str | None = None  # "ok", "error", "timeout", ...
+    latency_ms: float | None = None
+    definition_hash: str | None = None
+    argument_digest: str | None = None
+    trace_id: str | None = None
+    detail: dict[str, Any] | None = None  # small; never raw arguments or secrets
+    at: datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        for name, limit in _LIMITS.items():
+            object.__setattr__(self, name, _clean(getattr(self, name), limit))
+        if not self.principal or not self.action or not self.decision:
+            raise ValueError("an audit entry needs a principal, an action and a decision")
+        if self.at.tzinfo is None:
+            raise ValueError("AuditEntry.at must be timezone-aware")
+        object.__setattr__(self, "at", self.at.astimezone(UTC))
+        if self.latency_ms is not None:
+            latency = float(self.latency_ms)
+            # SQLite turns NaN into NULL, which would no longer match the hash; round for readable exports.
+            object.__setattr__(self, "latency_ms", round(latency, 3) if math.isfinite(latency) else None)
+        if self.detail is not None:
+            if not isinstance(self.detail, dict):
+                raise TypeError("AuditEntry.detail must be a dict")
+            text = canonical_json(self.detail)  # TypeError/ValueError for what JSON can't carry (NaN, objects)
+            if len(text.encode("utf-8")) > MAX_DETAIL_BYTES:  # UnicodeEncodeError (a ValueError) on surrogates
+                raise ValueError(f"AuditEntry.detail is over {MAX_DETAIL_BYTES} bytes")
+            object.__setattr__(self, "detail", json.loads(text))  # tuples → lists, keys → str: as read back
+
+
+def content(seq: int, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The hashed fields of a record as JSON values: the same whether built from an entry or a stored row."""
+    out = {name: values[name] for name in _CONTENT if name != "seq"}
+    out["seq"] = seq
+    out["at"] = out["at"].astimezone(UTC).isoformat(timespec="microseconds")
+    return out
+
+
+def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical_json(fields)).encode("utf-8")).hexdigest()
+
+
+def record_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored record as the API and exports show it, hashes included so anyone can re-verify it."""
+    out = {name: row[name] for name in _COLUMNS}
+    out["at"] = out["at"].astimezone(UTC).isoformat(timespec="microseconds")
+    return out
+
+
+_Waiter = asyncio.Future[int] | None
+_STOP: Final = object()
+
+
+class AuditLog:
+    """Appends entries to the chain through one background writer that commits them in groups.
+
+    ``await start()`` before recording and ``await close()`` at shutdown (it writes everything queued first).
+    """
+
+    def __init__(self, store: Store, *, max_batch: int = 256, max_pending: int = 100_000) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.store = store
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_pending)
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._inflight: list[tuple[AuditEntry, _Waiter]] = []
+
+    async def start(self) -> None:
+        if self._closing:
+            raise AuditError("the audit log was closed")
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="hub-audit-writer")
+
+    async def close(self) -> None:
+        """Stop taking entries, commit every queued one, then stop the writer. Safe to call more than once."""
+        first = not self._closing
+        self._closing = True
+        if self._task is None or self._task.done():
+            return
+        if first:
+            await self._queue.put(_STOP)
+        await asyncio.shield(self._task)  # closing must not be undone by a cancelled caller
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done() and not self._closing
+
+    async def record(self, entry: AuditEntry) -> int:
+        """Append ``entry``; returns its seq once committed. Raises if it could not be (the caller fails closed).
+
+        Cancelling the wait does not withdraw the entry: it is still written.
+        """
+        self._check()
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        await self._queue.put((entry, waiter))
+        if self._task is not None and self._task.done() and not waiter.done():  # closed while we waited to queue
+            waiter.set_exception(AuditError("the audit log closed before this record was queued"))
+        return await waiter
+
+    def record_nowait(self, entry: AuditEntry) -> None:
+        """Queue ``entry`` without waiting for its commit (a failure to write it is logged, not raised)."""
+        self._check()
+        try:
+            self._queue.put_nowait((entry, None))
+        except asyncio.QueueFull:
+            raise AuditError("too many audit entries are waiting to be written") from None
+
+    def _check(self) -> None:
+        if not self.running:
+            raise AuditError("the audit log is not running")
+
+    # -- the writer ------------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            stop = False
+            while not stop:
+                item = await self._queue.get()
+                if item is _STOP:
+                    break
+                batch = [item]
+                while len(batch) < self.max_batch and not self._queue.empty():
+                    item = self._queue.get_nowait()
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)
+                self._inflight = batch
+                await self._write(batch)
+                self._inflight = []
+        finally:
+            self._fail_leftovers()
+
+    async def _write(self, batch: list[tuple[AuditEntry, _Waiter]]) -> None:
+        try:
+            first = await self.append([entry for entry, _ in batch])
+        except Exception as exc:
+            log.error("audit: %d record(s) could not be written: %s", len(batch), exc)
+            for _, waiter in batch:
+                if waiter is not None and not waiter.done():
+                    waiter.set_exception(exc)
+            return
+        for offset, (_, waiter) in enumerate(batch):
+            if waiter is not None and not waiter.done():
+                waiter.set_result(first + offset)
+
+    def _fail_leftovers(self) -> None:
+        """The writer stopped (cancelled or crashed): nobody may wait forever for a commit that won't come."""
+        leftovers = list(self._inflight)
+        self._inflight = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not _STOP:
+                leftovers.append(item)
+        self._closing = True
+        lost = 0
+        for _, waiter in leftovers:
+            if waiter is None:
+                lost += 1
+            elif not waiter.done():
+                waiter.set_exception(AuditError("the audit writer stopped before this record was committed"))
+        if lost:
+            log.error("audit: the writer stopped with %d unwritten record(s)", lost)
+
+    async def append(self, entries: list[AuditEntry]) -> int:
+        """Append ``entries`` in one transaction, in order; returns the first one's seq."""
+        async with self.store.writing() as s, s.begin():
+            locked = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID).with_for_update()
+            head = (await s.execute(locked)).first()
+            if head is None:
+                raise AuditError("the audit_head row is missing: the chain can't be extended")
+            seq, prev = head.seq, head.hash
+            rows = []
+            for entry in entries:
+                seq += 1
+                values = asdict(entry)
+                digest = chain_hash(prev, content(seq, values))
+                rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest})
+                prev = digest
+            await s.execute(insert(AuditRow), rows)
+            await s.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(seq=seq, hash=prev))
+        return head.seq + 1
+
+
+# -- verification ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    count: int  # records checked
+    head_seq: int | None  # anchor (head_seq, head_hash) elsewhere to detect a truncated tail later
+    head_hash: str | None
+    first_broken_seq: int | None = None
+    message: str = "the chain is intact"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def _head(store: Store) -> tuple[int, str] | None:
+    async with store.reading() as s:
+        row = (await s.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID))).first()
+        return None if row is None else (row.seq, row.hash)
+
+
+async def verify(store: Store, *, page_size: int = PAGE_SIZE) -> VerifyResult:
+    """Walk the chain from seq 1 to the head, recomputing every hash, in pages (constant memory).
+
+    Checks contiguous seqs, each prev_hash link, each content hash, that the last row is the head, and that
+    no row lies past the head. Entries appended while this runs (past the head read at the start) are left
+    for the next run. A deleted tail with a rewound head is only detectable against an anchored head.
+    """
+    head = await _head(store)
+    if head is None:
+        return VerifyResult(False, 0, None, None, None, "the audit_head row is missing")
+    head_seq, head_hash = head
+    count, expected, prev = 0, 1, GENESIS
+
+    def broken(seq: int, message: str) -> VerifyResult:
+        return VerifyResult(False, count, head_seq, head_hash, seq, message)
+
+    table = AuditRow.__table__
+    while expected <= head_seq:
+        query = (select(*table.c).where(table.c.seq >= expected, table.c.seq <= head_seq)
+                 .order_by(table.c.seq).limit(page_size))
+        async with store.reading() as s:
+            rows = (await s.execute(query)).mappings().all()
+        if not rows:
+            return broken(expected, f"records {expected}..{head_seq} are missing (the head is at {head_seq})")
+        for row in rows:
+            seq = row["seq"]
+            if seq != expected:
+                return broken(expected, f"record {expected} is missing (the next one is {seq})")
+            if row["prev_hash"] != prev:
+                return broken(seq, f"record {seq} does not link to record {seq - 1} (prev_hash differs)")
+            if chain_hash(prev, content(seq, row)) != row["hash"]:
+                return broken(seq, f"record {seq} was altered (its content no longer matches its hash)")
+            prev, expected, count = row["hash"], seq + 1, count + 1
+    if prev != head_hash:
+        return broken(head_seq, f"the head's hash does not match record {head_seq}")
+    async with store.reading() as s:  # one snapshot: a concurrent append moves both together
+        now_head = await s.scalar(select(AuditHeadRow.seq).where(AuditHeadRow.id == HEAD_ID))
+        first, last = (await s.execute(select(func.min(AuditRow.seq), func.max(AuditRow.seq)))).one()
+    if first is not None and first < 1:
+        return broken(first, f"record {first} lies before the start of the chain (seq 1)")
+    if last is not None and (now_head is None or last > now_head):
+        return broken((now_head or 0) + 1, f"record {last} lies past the head ({now_head}): it was not appended")
+    return VerifyResult(True, count, head_seq, head_hash)
+
+
+# -- queries -----------------------------------------------------------------------------------------------
+
+
+def _filtered(
+    *,
+    principal: str | None,
+    action: str | None,
+    target: str | None,
+    decision: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Any]:
+    table = AuditRow.__table__
+    stmt = select(*table.c).order_by(table.c.seq)
+    for name, value in (("principal", principal), ("action", action), ("target", target), ("decision", decision)):
+        if value is not None:
+            stmt = stmt.where(table.c[name] == value)
+    for bound in (since, until):
+        if bound is not None and bound.tzinfo is None:
+            raise ValueError("since and until must be timezone-aware")
+    if since is not None:
+        stmt = stmt.where(table.c.at >= since)
+    if until is not None:
+        stmt = stmt.where(table.c.at < until)
+    return stmt
+
+
+async def query(
+    store: Store,
+    *,
+    principal: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    decision: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_seq: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """One page of matching records in seq order (``since`` inclusive, ``until`` exclusive); pass the last
+    seq seen as ``after_seq`` for the next page."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    stmt = _filtered(principal=principal, action=action, target=target, decision=decision, since=since, until=until)
+    if after_seq is not None:
+        stmt = stmt.where(AuditRow.__table__.c.seq > after_seq)
+    async with store.reading() as s:
+        return [record_json(row) for row in (await s.execute(stmt.limit(limit))).mappings()]
+
+
+async def iter_records(
+    store: Store,
+    *,
+    principal: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    decision: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_seq: int | None = None,
+    limit: int | None = None,
+    page_size: int = PAGE_SIZE,
+) -> AsyncIterator[dict[str, Any]]:
+    """Every matching record (up to ``limit``), read a page at a time: exports of any size in constant memory."""
+    filters: dict[str, Any] = dict(principal=principal, action=action, target=target, decision=decision,
+                                   since=since, until=until)
+    left = limit
+    while left is None or left > 0:
+        size = page_size if left is None else min(page_size, left)
+        page = await query(store, **filters, after_seq=after_seq, limit=size)
+        for record in page:
+            yield record
+        if len(page) < size:
+            return
+        after_seq = page[-1]["seq"]
+        if left is not None:
+            left -= len(page)
