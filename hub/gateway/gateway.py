@@ -253,6 +253,7 @@ class Gateway:
         timeout = record.policy.timeout_s or client.spec.timeout_s
         attempts = 2 if record.policy.idempotent else 1
         for attempt in range(attempts):
+            verdict = False
             try:
                 result = await client.call_tool(
                     record.upstream_tool, arguments, relay=relay, meta=meta,
@@ -260,6 +261,7 @@ class Gateway:
                     timeout=timeout, input_schema=record.input_schema,
                 )
             except UpstreamError as exc:
+                verdict = True
                 breaker.failure()
                 if attempt + 1 < attempts and breaker.allow():
                     log.info("retrying idempotent %s after: %s", name, exc)
@@ -268,11 +270,17 @@ class Gateway:
                 await audit("allow", "upstream_error", **definition)
                 return error_result(str(exc))
             except MCPError:
+                verdict = True
                 breaker.success()  # a protocol error: the upstream is up and answering
                 await audit("allow", "protocol_error", **definition)
                 raise
-            breaker.success()
-            break
+            else:
+                verdict = True
+                breaker.success()
+                break
+            finally:
+                if not verdict:
+                    breaker.release()  # cancelled: no verdict on the upstream's health
         if isinstance(result, types.CallToolResult) and not result.is_error and record.output_schema:
             problem = validate_output(record.output_schema, result.structured_content)
             if problem is not None:
@@ -344,13 +352,36 @@ class Gateway:
         meta: dict[str, Any] | None = None, input_responses: dict[str, Any] | None = None,
         request_state: str | None = None,
     ) -> types.GetPromptResult | types.InputRequiredResult:
-        upstream, upstream_name = self.prompt_target(principal, name)
-        client = self._client(upstream)
+        async def run() -> Any:
+            upstream, upstream_name = self.prompt_target(principal, name)
+            return await self._client(upstream).get_prompt(
+                upstream_name, arguments, relay=relay, meta=meta, input_responses=input_responses,
+                request_state=request_state)
+
+        return await self._audited(principal, "prompts/get", name, run)
+
+    async def _audited(self, principal: Principal, action: str, target: str, run: Any) -> Any:
+        """Run a prompt or resource read and audit its decision and outcome (before the caller hears)."""
+        started = time.perf_counter()
+        decision, outcome = "allow", "ok"
         try:
-            return await client.get_prompt(upstream_name, arguments, relay=relay, meta=meta,
-                                           input_responses=input_responses, request_state=request_state)
+            return await run()
+        except NotFound:
+            decision, outcome = "deny", None
+            raise
         except UpstreamError as exc:
+            outcome = "upstream_error"
             raise Unavailable(str(exc)) from None
+        except Unavailable:
+            outcome = "unavailable"
+            raise
+        except MCPError:
+            outcome = "protocol_error"
+            raise
+        finally:
+            await self.audit.record(AuditEntry(
+                principal=principal.id, action=action, target=target[:300], decision=decision, outcome=outcome,
+                latency_ms=round((time.perf_counter() - started) * 1000, 3)))
 
     # ------------------------------------------------------------------------------ resources
 
@@ -378,12 +409,12 @@ class Gateway:
         self, principal: Principal, uri: str, *, relay: Relay | None = None, meta: dict[str, Any] | None = None,
         input_responses: dict[str, Any] | None = None, request_state: str | None = None,
     ) -> types.ReadResourceResult | types.InputRequiredResult:
-        client = self._client(self.resource_upstream(principal, uri))
-        try:
+        async def run() -> Any:
+            client = self._client(self.resource_upstream(principal, uri))
             return await client.read_resource(uri, relay=relay, meta=meta, input_responses=input_responses,
                                               request_state=request_state)
-        except UpstreamError as exc:
-            raise Unavailable(str(exc)) from None
+
+        return await self._audited(principal, "resources/read", uri, run)
 
     async def on_upstream(self, principal: Principal, upstream: str, operation: Any, what: str) -> Any:
         """Another request (completion, subscribe) routed to an upstream the caller may use."""

@@ -1,0 +1,518 @@
+"""The gateway as deployed: `hub serve` processes, an upstream process, Redis and PostgreSQL, all on loopback.
+
+No mocks and no in-process hub: two replicas share one Redis rate limit, a hub whose Redis dies refuses calls
+(fail closed) and recovers when it is back, and a hub killed with SIGKILL under load leaves an intact audit chain
+holding every call it acknowledged. Calls are plain 2026-07-28 stateless POSTs to /mcp. Every process started
+here runs in its own session and is stopped by the `procs` fixture, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from tests.conftest import POSTGRES_DSN, _admin
+from tests.harness import ROOT, free_port
+
+ADMIN_TOKEN = "process-test-admin-token-0123456789"
+PROTOCOL = "2026-07-28"
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+TOOL = "up.echo"
+START_TIMEOUT_S = 60.0  # a hub imports a lot; a loaded 2-core CI box is slow to start one
+
+
+def _unavailable(what: str) -> None:
+    if os.environ.get("CI"):  # CI has the services: a missing one is a failure, never a silent skip
+        pytest.fail(what)
+    pytest.skip(what)
+
+
+# ---------------------------------------------------------------------------------------------- processes
+
+
+class Processes:
+    """Child processes in their own sessions, logging to files; `close` stops every one still running."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}  # nothing from outside leaks in
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(argv, cwd=ROOT, env={**base, **(env or {})}, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def log(self, name: str, lines: int = 40) -> str:
+        path = self.log_dir / f"{name}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, and reap it."""
+        proc = self.procs[name]
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Processes]:
+    p = Processes(tmp_path)
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+@dataclass
+class Hub:
+    name: str
+    url: str
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+
+    def admin(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60)
+
+
+async def start_hub(procs: Processes, name: str, data_dir: Path, **env: str) -> Hub:
+    """`python -m hub.cli serve` on a free loopback port, ready (its /readyz answers 200) when this returns."""
+    port = free_port()
+    values = {"HUB_DATA_DIR": str(data_dir), "HUB_HOST": "127.0.0.1", "HUB_PORT": str(port),
+              "HUB_ADMIN_TOKEN": ADMIN_TOKEN, "HUB_PACKS": "[]", "HUB_LOG_LEVEL": "warning",
+              "HUB_SYNC_INTERVAL_S": "3600", **env}
+    proc = procs.start(name, [sys.executable, "-m", "hub.cli", "serve"], values)
+    hub = Hub(name, f"http://127.0.0.1:{port}", values, proc)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    async with httpx.AsyncClient(timeout=5) as http:
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited during start-up:\n{procs.log(name)}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get(f"{hub.url}/readyz")).status_code == 200:
+                    return hub
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} not ready within {START_TIMEOUT_S:.0f} s:\n{procs.log(name)}")
+            await asyncio.sleep(0.1)
+
+
+async def wait_listening(procs: Processes, name: str, port: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if procs.procs[name].poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{name} did not start listening on {port}:\n{procs.log(name)}")
+        await asyncio.sleep(0.05)
+
+
+async def start_upstream(procs: Processes) -> str:
+    """`python -m tests.upstreams http PORT` (tool `echo`); its /mcp URL."""
+    port = free_port()
+    procs.start("upstream", [sys.executable, "-m", "tests.upstreams", "http", str(port)])
+    await wait_listening(procs, "upstream", port)
+    return f"http://127.0.0.1:{port}/mcp"
+
+
+def start_redis(procs: Processes, name: str, port: int) -> None:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _unavailable("no redis-server binary on PATH")
+    assert binary is not None
+    procs.start(name, [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+    client = redis.Redis(port=port, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.exceptions.ConnectionError:
+                if procs.procs[name].poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"redis-server on {port} did not start:\n{procs.log(name)}") from None
+                time.sleep(0.05)
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------------------------------------- services
+
+
+@pytest.fixture
+def shared_redis() -> Iterator[redis.Redis]:
+    """The Redis server at HUB_TEST_REDIS_URL (default 127.0.0.1:6379)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    except (redis.exceptions.RedisError, OSError) as e:
+        client.close()
+        _unavailable(f"no Redis server at {REDIS_URL}: {e}")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def fresh_postgres(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL database of this test's own (the session's one is shared with tests that empty tables)."""
+    name = f"hub_proc_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_DSN.split("://", 1)[1].rsplit("/", 1)[0]
+    try:
+        yield f"postgresql+asyncpg://{base}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# ---------------------------------------------------------------------------------------------- API helpers
+
+
+async def register_upstream(hub: Hub, url: str) -> None:
+    async with hub.admin() as http:
+        response = await http.post("/api/v1/upstreams", json={"name": "up", "transport": "http", "url": url,
+                                                               "auto_approve": True})
+    assert response.status_code == 201, response.text
+
+
+async def create_principal(hub: Hub, scopes: list[str]) -> dict[str, Any]:
+    body = {"name": "process test", "owner": "tests", "purpose": "process tests", "environment": "dev",
+            "kind": "service", "scopes": scopes}
+    async with hub.admin() as http:
+        response = await http.post("/api/v1/principals", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def access_token(hub: Hub, principal: dict[str, Any]) -> str:
+    """A client_credentials token from this hub, once it knows the principal (replicas re-read identities)."""
+    deadline = time.monotonic() + 10
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as http:
+        while True:
+            response = await http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                       auth=(principal["client_id"], principal["client_secret"]))
+            if response.status_code == 200:
+                token = response.json()["access_token"]
+                me = await http.get("/api/v1/principals/me", headers={"Authorization": f"Bearer {token}"})
+                if me.status_code == 200:
+                    return token
+            assert time.monotonic() < deadline, f"{hub.name} did not accept the principal: {response.text}"
+            await asyncio.sleep(0.2)
+
+
+def traceparent() -> tuple[str, str]:
+    """(a W3C traceparent header value, its trace id)."""
+    trace = secrets.token_hex(16)
+    return f"00-{trace}-{secrets.token_hex(8)}-01", trace
+
+
+def digest(arguments: dict[str, Any]) -> str:
+    text = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+async def call(http: httpx.AsyncClient, hub: Hub, token: str, arguments: dict[str, Any], *,
+               trace: str | None = None, request_id: int = 1) -> httpx.Response:
+    """One stateless 2026-07-28 tools/call of up.echo."""
+    body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {
+        "name": TOOL, "arguments": arguments, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": PROTOCOL,
+            "io.modelcontextprotocol/clientCapabilities": {}}}}
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+               "Content-Type": "application/json", "MCP-Protocol-Version": PROTOCOL,
+               "Mcp-Method": "tools/call", "Mcp-Name": TOOL}
+    if trace is not None:
+        headers["traceparent"] = trace
+    return await http.post(f"{hub.url}/mcp", json=body, headers=headers)
+
+
+def message(response: httpx.Response) -> dict[str, Any]:
+    """The JSON-RPC message of an answer, whether sent as JSON or as one SSE event."""
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        for line in response.text.splitlines():
+            if line.startswith("data:") and line[5:].strip():
+                return json.loads(line[5:])
+        raise AssertionError(f"no message in {response.text[:300]!r}")
+    return response.json()
+
+
+def echoed(response: httpx.Response, text: str) -> bool:
+    """A complete HTTP 200 JSON-RPC success whose result echoes `text`: the call was acknowledged."""
+    if response.status_code != 200:
+        return False
+    result = message(response).get("result")
+    return (isinstance(result, dict) and not result.get("isError")
+            and (result.get("content") or [{}])[0].get("text") == text)
+
+
+async def wait_callable(hub: Hub, http: httpx.AsyncClient) -> None:
+    """Until this hub serves up.echo end to end (a replica picks a new upstream up from the shared catalog)."""
+    deadline = time.monotonic() + 20
+    while True:
+        response = await call(http, hub, ADMIN_TOKEN, {"text": "ready?"})
+        if echoed(response, "ready?"):
+            return
+        assert time.monotonic() < deadline, f"{hub.name} never served {TOOL}: {response.status_code} {response.text}"
+        await asyncio.sleep(0.2)
+
+
+async def audit_records(hub: Hub, **filters: str) -> list[dict[str, Any]]:
+    """Every matching audit record, through the JSON-lines export."""
+    async with hub.admin() as http:
+        response = await http.get("/api/v1/audit", params={"format": "jsonl", **filters})
+    assert response.status_code == 200, response.text
+    return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------------------------------------- 1. shared limit
+
+
+@dataclass
+class Tally:
+    admitted: int = 0
+    refused: int = 0
+    refused_at: list[float] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+
+
+async def test_two_hub_processes_share_one_redis_limit(
+    tmp_path: Path, procs: Processes, fresh_postgres: str, shared_redis: redis.Redis
+) -> None:
+    """Two replicas (one PostgreSQL, one Redis) hammered together admit one principal's limit between them."""
+    per_s, burst, seconds = 10.0, 10, 3.0
+    env = {"HUB_DATABASE_URL": fresh_postgres, "HUB_REDIS_URL": REDIS_URL, "HUB_RATE_LIMIT": "",
+           "HUB_TOOL_RATE_LIMIT": f"{per_s:g}/s burst {burst}", "HUB_CATALOG_WATCH_S": "0.2",
+           "HUB_IDENTITY_REFRESH_S": "0.2"}
+    upstream = await start_upstream(procs)
+    one = await start_hub(procs, "hub1", tmp_path / "hub1", **env)  # one at a time: both would migrate the schema
+    # Registered before the second replica starts: a replica connects only the upstreams it finds at start-up
+    # (one registered on another replica shows in its tools/list, but its calls say "upstream is not connected").
+    await register_upstream(one, upstream)
+    two = await start_hub(procs, "hub2", tmp_path / "hub2", **env)
+    hubs = (one, two)
+    first = await create_principal(one, [f"tool:{TOOL}"])  # fresh ids: their Redis buckets start full
+    second = await create_principal(one, [f"tool:{TOOL}"])
+    try:
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32)) as http:
+            for hub in hubs:
+                await wait_callable(hub, http)  # as the admin: the principals' buckets stay untouched
+            tokens = [await access_token(hub, first) for hub in hubs]
+            second_token = await access_token(two, second)
+
+            tallies = [Tally(), Tally()]
+            loop = asyncio.get_running_loop()
+
+            async def worker(i: int, until: float) -> None:
+                hub, tally, n = hubs[i], tallies[i], 0
+                while loop.time() < until:
+                    n += 1
+                    text = f"{i}-{n}-{secrets.token_hex(4)}"
+                    response = await call(http, hub, tokens[i], {"text": text})
+                    if echoed(response, text):
+                        tally.admitted += 1
+                    elif (response.status_code == 429 and message(response)["error"]["code"] == -31029
+                          and int(response.headers["retry-after"]) >= 1):
+                        tally.refused += 1
+                        tally.refused_at.append(loop.time())
+                    else:
+                        tally.unexpected.append(f"{response.status_code} {response.text[:300]}")
+
+            async def other_principal(at: float) -> tuple[float, httpx.Response]:
+                await asyncio.sleep(at - loop.time())
+                return loop.time(), await call(http, two, second_token, {"text": "unaffected"})
+
+            start = loop.time()
+            until = start + seconds
+            results = await asyncio.gather(*(worker(i % 2, until) for i in range(8)),
+                                           other_principal(start + seconds / 2))
+            elapsed = loop.time() - start
+            probed_at, probe = results[-1]
+
+        total = sum(t.admitted for t in tallies)
+        limit = burst + per_s * elapsed
+        print(f"\nadmitted {total} ({tallies[0].admitted} + {tallies[1].admitted}), refused "
+              f"{tallies[0].refused} + {tallies[1].refused}, in {elapsed:.2f} s; limit {limit:.1f}")
+        assert not tallies[0].unexpected and not tallies[1].unexpected, (tallies[0].unexpected[:3],
+                                                                          tallies[1].unexpected[:3])
+        assert total <= limit * 1.05, (total, limit, elapsed)
+        assert total >= burst  # the limit, not an outage, is what stopped them
+        assert tallies[0].refused and tallies[1].refused  # both replicas enforced the one shared bucket
+        # The other principal was admitted while the first was being refused on both replicas.
+        assert echoed(probe, "unaffected"), (probe.status_code, probe.text)
+        assert any(probed_at - 0.5 < t <= probed_at for t in tallies[0].refused_at + tallies[1].refused_at)
+
+        # Both replicas appended to one audit chain: every decision is in it, and it verifies.
+        records = await audit_records(two, principal=first["id"], action="tools/call")
+        decisions = [r["decision"] for r in records]
+        assert decisions.count("allow") == total
+        assert decisions.count("rate_limited") == sum(t.refused for t in tallies)
+        async with one.admin() as http:
+            verified = (await http.get("/api/v1/audit/verify")).json()
+        assert verified["ok"], verified
+    finally:
+        for principal in (first, second):  # only the keys this test made (they would expire in seconds anyway)
+            keys = list(shared_redis.scan_iter(match=f"hub:rl:*{principal['id']}*"))
+            if keys:
+                shared_redis.delete(*keys)
+
+
+# ---------------------------------------------------------------------------------------------- 2. Redis outage
+
+
+async def test_a_hub_whose_redis_dies_refuses_calls_and_recovers(tmp_path: Path, procs: Processes) -> None:
+    """Redis killed: calls are refused at once with a clear error and audited; Redis back: calls pass again."""
+    redis_port = free_port()
+    start_redis(procs, "redis", redis_port)
+    upstream = await start_upstream(procs)
+    hub = await start_hub(procs, "hub", tmp_path / "hub", HUB_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+                          HUB_RATE_LIMIT="100/s", HUB_TOOL_RATE_LIMIT="100/s")
+    await register_upstream(hub, upstream)
+    principal = await create_principal(hub, [f"tool:{TOOL}"])
+    token = await access_token(hub, principal)
+    async with httpx.AsyncClient(timeout=30) as http:
+        assert echoed(await call(http, hub, token, {"text": "before"}), "before")
+
+        procs.kill("redis")
+        refused_traces = []
+        for i in range(3):  # every call while Redis is gone: refused, never admitted
+            header, trace = traceparent()
+            t0 = time.monotonic()
+            response = await call(http, hub, token, {"text": f"during {i}"}, trace=header)
+            took = time.monotonic() - t0
+            assert took < 5.0, f"the refusal took {took:.1f} s"
+            assert response.status_code == 503, (response.status_code, response.text)
+            error = message(response)["error"]
+            assert error["code"] == -32603 and "rate limiter" in error["message"], error
+            assert "result" not in message(response)
+            assert "Traceback" not in response.text and str(redis_port) not in response.text  # nothing internal
+            refused_traces.append(trace)
+
+        records = await audit_records(hub, principal=principal["id"], action="tools/call")
+        unavailable = {r["trace_id"]: r for r in records if r["decision"] == "unavailable"}
+        assert set(refused_traces) <= set(unavailable), records
+        assert all(unavailable[t]["outcome"] is None for t in refused_traces)
+
+        start_redis(procs, "redis-again", redis_port)  # back on the same address: the hub reconnects by itself
+        assert echoed(await call(http, hub, token, {"text": "after"}), "after")
+        assert echoed(await call(http, hub, token, {"text": "after 2"}), "after 2")
+        decisions = [r["decision"] for r in await audit_records(hub, principal=principal["id"], action="tools/call")]
+        assert decisions == ["allow", "unavailable", "unavailable", "unavailable", "allow", "allow"]
+
+
+# ---------------------------------------------------------------------------------------------- 3. kill -9
+
+
+@dataclass
+class Load:
+    acked: dict[str, str] = field(default_factory=dict)  # trace id -> argument digest of every acknowledged call
+    errors_before_kill: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    if request.param == "sqlite":
+        return {}
+    return {"HUB_DATABASE_URL": request.getfixturevalue("fresh_postgres")}
+
+
+def hub_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    return subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=ROOT, env={**base, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+async def test_sigkill_under_load_loses_no_acknowledged_call(
+    tmp_path: Path, procs: Processes, database_env: dict[str, str]
+) -> None:
+    """Every call the hub answered before a kill -9 is in the audit log, and the chain still verifies."""
+    upstream = await start_upstream(procs)
+    hub = await start_hub(procs, "hub", tmp_path / "hub", HUB_RATE_LIMIT="", HUB_TOOL_RATE_LIMIT="",
+                          **database_env)
+    await register_upstream(hub, upstream)
+    principal = await create_principal(hub, [f"tool:{TOOL}"])
+    token = await access_token(hub, principal)
+    load = Load()
+    killed = asyncio.Event()
+
+    async def client(http: httpx.AsyncClient, w: int) -> None:
+        n = 0
+        while not killed.is_set():
+            n += 1
+            arguments = {"text": f"client {w} call {n} {uuid.uuid4().hex}"}
+            header, trace = traceparent()
+            try:
+                response = await call(http, hub, token, arguments, trace=header, request_id=n)
+            except httpx.TransportError as exc:
+                if not killed.is_set():
+                    load.errors_before_kill.append(f"{type(exc).__name__}: {exc}")
+                return
+            if echoed(response, arguments["text"]):
+                load.acked[trace] = digest(arguments)
+            elif not killed.is_set():
+                load.errors_before_kill.append(f"{response.status_code} {response.text[:300]}")
+
+    async def killer(after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        os.kill(hub.proc.pid, signal.SIGKILL)
+        killed.set()
+
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        await asyncio.wait_for(asyncio.gather(killer(2.0), *(client(http, w) for w in range(16))), 60)
+    assert hub.proc.wait(10) == -signal.SIGKILL
+    print(f"\n{len(load.acked)} calls acknowledged before the kill")
+    assert not load.errors_before_kill, load.errors_before_kill[:3]
+    assert len(load.acked) > 50
+
+    env = {k: v for k, v in hub.env.items() if k in ("HUB_DATA_DIR", "HUB_DATABASE_URL")}
+    verified = hub_cli(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "audit chain ok" in verified.stdout
+
+    exported = hub_cli(env, "audit", "export", "--action", "tools/call", "--principal", principal["id"])
+    assert exported.returncode == 0, exported.stderr
+    records: dict[str, dict[str, Any]] = {}
+    for line in exported.stdout.splitlines():
+        record = json.loads(line)
+        assert record["trace_id"] not in records  # one record per call
+        records[record["trace_id"]] = record
+    missing = [trace for trace in load.acked if trace not in records]
+    assert not missing, f"{len(missing)} acknowledged call(s) have no audit record, e.g. {missing[:3]}"
+    for trace, argument_digest in load.acked.items():
+        record = records[trace]
+        assert (record["decision"], record["outcome"], record["target"]) == ("allow", "ok", TOOL), record
+        assert record["argument_digest"] == argument_digest, record
