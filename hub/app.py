@@ -192,7 +192,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         backend.identity = hub.identity
         api_router = Starlette(routes=Api(hub.gateway, hub.federation).routes()
                                + GatewayApi(hub.gateway, hub.federation).routes()
-                               + IdentityApi(hub.identity).routes() + AuditApi(hub.store).routes())
+                               + IdentityApi(hub.identity, hub.gateway.audit_decision).routes()
+                               + AuditApi(hub.store).routes())
         oauth_router = Starlette(routes=OAuthRoutes(hub.identity).routes())
         state.update(hub=hub, mcp=RequirePrincipal(mcp_app, hub.identity), api=api_router, oauth=oauth_router)
         try:

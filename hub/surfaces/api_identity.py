@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -15,10 +16,19 @@ from hub.identity.scopes import ScopeError
 from hub.identity.service import Identity
 from hub.surfaces.api import Problem, endpoint, json_body, model_body
 
+# (actor, action, target, decision, detail): the gateway's audit of an admin decision.
+Audit = Callable[[str, str, str | None, str, dict[str, Any] | None], Awaitable[None]]
+
 
 class IdentityApi:
-    def __init__(self, identity: Identity) -> None:
+    def __init__(self, identity: Identity, audit: Audit | None = None) -> None:
         self.identity = identity
+        self.audit = audit
+
+    async def _audit(self, principal: Principal, action: str, target: str, decision: str,
+                     detail: dict[str, Any] | None = None) -> None:
+        if self.audit is not None:
+            await self.audit(principal.id, action, target, decision, detail)
 
     def routes(self) -> list[Route]:
         return [
@@ -42,6 +52,8 @@ class IdentityApi:
             raise Problem(422, "Unprocessable Content", str(exc)) from None
         except Conflict as exc:
             raise Problem(409, "Conflict", str(exc)) from None
+        await self._audit(principal, "principal.create", record.id, "create",
+                          {"kind": record.kind, "environment": record.environment, "scopes": sorted(record.scopes)})
         out: dict[str, Any] = {**record.public(), "client_id": record.id if record.kind != "user" else None}
         if secret:
             out["client_secret"] = secret  # shown once; only its hash is stored
@@ -72,25 +84,35 @@ class IdentityApi:
 
     async def rotate(self, request: Request, principal: Principal) -> Response:
         secret = await self._call(self.identity.store.rotate_secret, request)
+        await self._audit(principal, "principal.rotate_secret", request.path_params["id"], "rotate")
         return JSONResponse({"client_id": request.path_params["id"], "client_secret": secret},
                             headers={"Cache-Control": "no-store"})
 
     async def suspend(self, request: Request, principal: Principal) -> Response:
-        return JSONResponse((await self._call(self.identity.set_status, request, "suspended")).public())
+        record = await self._call(self.identity.set_status, request, "suspended")
+        await self._audit(principal, "principal.suspend", record.id, "suspend")
+        return JSONResponse(record.public())
 
     async def reinstate(self, request: Request, principal: Principal) -> Response:
-        return JSONResponse((await self._call(self.identity.set_status, request, "active")).public())
+        record = await self._call(self.identity.set_status, request, "active")
+        await self._audit(principal, "principal.reinstate", record.id, "reinstate")
+        return JSONResponse(record.public())
 
     async def grant(self, request: Request, principal: Principal) -> Response:
         scopes = await self._scopes(request)
-        return JSONResponse((await self._call(self.identity.grant, request, scopes, principal.id)).public())
+        record = await self._call(self.identity.grant, request, scopes, principal.id)
+        await self._audit(principal, "principal.grant", record.id, "grant", {"scopes": scopes})
+        return JSONResponse(record.public())
 
     async def revoke(self, request: Request, principal: Principal) -> Response:
         scopes = await self._scopes(request)
-        return JSONResponse((await self._call(self.identity.revoke_grant, request, scopes, principal.id)).public())
+        record = await self._call(self.identity.revoke_grant, request, scopes, principal.id)
+        await self._audit(principal, "principal.revoke", record.id, "revoke", {"scopes": scopes})
+        return JSONResponse(record.public())
 
     async def rotate_keys(self, request: Request, principal: Principal) -> Response:
         kid = await self.identity.keys.rotate()
+        await self._audit(principal, "keys.rotate", kid, "rotate")
         return JSONResponse({"kid": kid, "jwks": self.identity.keys.jwks()})
 
     @staticmethod

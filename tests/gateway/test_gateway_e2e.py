@@ -378,7 +378,7 @@ async def test_kill_switch_for_a_tool_an_upstream_and_a_principal(tmp_path):
             async with hub.http(token) as http:
                 assert (await http.get("/api/v1/principals/me")).status_code == 401
             kinds = {r["action"] for r in await audit(hub)}
-            assert {"tool.disable", "upstream.disable", "upstream.enable"} <= kinds
+            assert {"tool.disable", "upstream.disable", "upstream.enable", "principal.suspend"} <= kinds
 
 
 async def test_kill_switch_reaches_another_replica(tmp_path):
