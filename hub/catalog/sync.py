@@ -109,6 +109,7 @@ class Federation:
         self._mark: tuple[Any, ...] | None = None
         self._watched_at = time.monotonic()
         self._watcher: asyncio.Task[None] | None = None
+        self._registering: set[str] = set()  # being registered here: not for the watcher to connect
         self.clients: dict[str, UpstreamClient] = {}
         # The request path's view of the catalog, rebuilt from the store after every sync.
         self.tools: dict[str, ToolRecord] = {}
@@ -169,10 +170,26 @@ class Federation:
                 mark = await self.store.catalog_mark()
                 if mark != self._mark:
                     await self._reload_index()
+                    await self._reconcile()
                     await self._announce(tools=True, prompts=True, resources=True)
                 self._watched_at = time.monotonic()
             except Exception as exc:  # keep polling; `fresh` turns false and calls fail closed
                 log.warning("catalog watch failed: %s", type(exc).__name__)
+
+    async def _reconcile(self) -> None:
+        """Connect upstreams registered on other replicas; let go of those removed there."""
+        specs = {spec.name: spec for spec in await self.store.list_upstreams()}
+        for name, spec in specs.items():
+            if name not in self.clients and name not in self._registering:
+                self.clients[name] = self._client(spec)
+                if spec.enabled:
+                    self._startup.append(asyncio.create_task(self._sync_quietly(name)))
+        for name in [n for n in self.clients if n not in specs and n not in self._registering]:
+            client = self.clients.pop(name)
+            self._prompt_cache.pop(name, None)
+            self._resource_cache.pop(name, None)
+            await client.close()
+        self._startup = [task for task in self._startup if not task.done()]
 
     @property
     def fresh(self) -> bool:
@@ -196,6 +213,7 @@ class Federation:
         if spec.transport == Transport.inprocess and spec.name not in self.packs:
             raise RegistrationError(f"no tool pack named {spec.name!r}")
         client = self._client(spec)
+        self._registering.add(spec.name)
         try:
             tools = await client.list_tools()
             records = self._records(spec, tools)
@@ -209,19 +227,25 @@ class Federation:
                 await self.store.delete_upstream(spec.name)
                 raise RegistrationError(str(exc)) from None
         except BaseException:
+            self._registering.discard(spec.name)
             await client.close()
             raise
         self.clients[spec.name] = client
+        self._registering.discard(spec.name)
         await self._collect_extras(spec.name, client)
         await self._reload_index()
         await self._announce(tools=True, prompts=True, resources=True)
         return result
 
     async def unregister(self, name: str) -> bool:
-        client = self.clients.pop(name, None)
-        if client is not None:
-            await client.close()
-        removed = await self.store.delete_upstream(name)
+        self._registering.add(name)  # the watcher must not reconnect it between these two steps
+        try:
+            client = self.clients.pop(name, None)
+            if client is not None:
+                await client.close()
+            removed = await self.store.delete_upstream(name)
+        finally:
+            self._registering.discard(name)
         self._prompt_cache.pop(name, None)
         self._resource_cache.pop(name, None)
         await self._reload_index()

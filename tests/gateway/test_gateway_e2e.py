@@ -381,23 +381,40 @@ async def test_kill_switch_for_a_tool_an_upstream_and_a_principal(tmp_path):
             assert {"tool.disable", "upstream.disable", "upstream.enable", "principal.suspend"} <= kinds
 
 
-async def test_kill_switch_reaches_another_replica(tmp_path):
-    """Two hubs on one database: a tool disabled on one is refused by the other within about a second."""
+async def test_another_replica_follows_registration_kill_switch_and_removal(tmp_path):
+    """Two hubs on one database: what an admin does on one, the other follows within about a second."""
     with http_upstream(GW) as url:
-        async with running_hub(tmp_path, catalog_watch_s=0.2) as one:
-            await register(one, url, auto_approve=True)
-            async with running_hub(tmp_path, catalog_watch_s=0.2) as two, \
-                    mcp_client(two, "test-admin-token-0123456789") as client:
-                assert (await client.call_tool("gw.echo", {"text": "x"})).content[0].text == "x"
-                async with one.http() as admin:
-                    assert (await admin.post("/api/v1/tools/gw.echo/disable")).status_code == 200
+        async with running_hub(tmp_path, catalog_watch_s=0.2) as one, \
+                running_hub(tmp_path, catalog_watch_s=0.2) as two, \
+                mcp_client(two, "test-admin-token-0123456789") as client:
+            await register(one, url, auto_approve=True)  # registered on one, connected on two
 
-                async def refused() -> bool:
-                    return "gw.echo" not in await names(client)
+            async def answers() -> bool:
+                with contextlib.suppress(MCPError):
+                    result = await client.call_tool("gw.echo", {"text": "x"})
+                    return not result.is_error and result.content[0].text == "x"
+                return False
 
-                assert await eventually(refused, 3)
-                with pytest.raises(MCPError):
-                    await client.call_tool("gw.echo", {"text": "x"})
+            assert await eventually(answers, 5)
+            async with one.http() as admin:
+                assert (await admin.post("/api/v1/tools/gw.echo/disable")).status_code == 200
+
+            async def refused() -> bool:
+                return "gw.echo" not in await names(client)
+
+            assert await eventually(refused, 3)
+            with pytest.raises(MCPError):
+                await client.call_tool("gw.echo", {"text": "x"})
+
+            async with one.http() as admin:
+                assert (await admin.delete("/api/v1/upstreams/gw")).status_code == 204
+
+            async def released() -> bool:
+                async with two.http() as http:
+                    return "gw" not in (await http.get("/readyz")).json()["upstreams"]
+
+            assert await eventually(released, 3)
+            assert await names(client) == []
 
 
 # ---------------------------------------------------------------------------------------------- risky calls
