@@ -7,7 +7,9 @@ an edited, inserted or deleted row breaks it where `verify` will find it.
 
 `AuditLog.record` returns only once the row is committed: a caller that awaits it before acknowledging a
 call never acknowledges a call the log lacks, even if the process is killed right after. To keep that
-cheap, one background writer group-commits everything queued while the previous transaction ran.
+cheap, one background writer group-commits everything queued while the previous transaction ran; on
+SQLite it runs the whole transaction in one hop to a thread of its own, on a plain sqlite3 connection
+(through the async driver each statement is a thread round trip: 2.8 ms per record against 0.2 ms).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import hashlib
 import json
 import logging
 import math
+import sqlite3
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -146,6 +150,7 @@ class AuditLog:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._inflight: list[tuple[AuditEntry, _Waiter]] = []
+        self._sqlite = _SqliteAppender.for_store(store)
 
     async def start(self) -> None:
         if self._closing:
@@ -162,6 +167,8 @@ class AuditLog:
         if first:
             await self._queue.put(_STOP)
         await asyncio.shield(self._task)  # closing must not be undone by a cancelled caller
+        if self._sqlite is not None:
+            self._sqlite.close()
 
     @property
     def running(self) -> bool:
@@ -246,6 +253,8 @@ class AuditLog:
 
     async def append(self, entries: list[AuditEntry]) -> int:
         """Append ``entries`` in one transaction, in order; returns the first one's seq."""
+        if self._sqlite is not None:
+            return await self._sqlite.append(entries)
         async with self.store.writing() as s, s.begin():
             locked = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID).with_for_update()
             head = (await s.execute(locked)).first()
@@ -255,13 +264,84 @@ class AuditLog:
             rows = []
             for entry in entries:
                 seq += 1
-                values = asdict(entry)
+                values = dict(entry.__dict__)  # shallow: detail is already JSON-clean
                 digest = chain_hash(prev, content(seq, values))
                 rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest})
                 prev = digest
             await s.execute(insert(AuditRow), rows)
             await s.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(seq=seq, hash=prev))
         return head.seq + 1
+
+
+class _SqliteAppender:
+    """The append transaction on SQLite, run whole in one dedicated thread on its own sqlite3 connection."""
+
+    def __init__(self, path: str, binders: dict[str, Any]) -> None:
+        self.path = path
+        self.binders = binders
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-audit")
+        self._conn: sqlite3.Connection | None = None
+        columns = ", ".join(_COLUMNS)
+        self._insert = f"INSERT INTO audit_log ({columns}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+
+    @classmethod
+    def for_store(cls, store: Store) -> _SqliteAppender | None:
+        engine = store.engine
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or not database or database == ":memory:" or engine.url.query.get("uri"):
+            return None
+        # The columns' own bind processing (UTC timestamps, JSON), so rows read back exactly as the ORM wrote them.
+        dialect = engine.dialect
+        binders = {c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in AuditRow.__table__.columns}
+        return cls(database, binders)
+
+    async def append(self, entries: list[AuditEntry]) -> int:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._append, entries)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            for pragma in ("PRAGMA busy_timeout = 30000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"):
+                conn.execute(pragma)
+            self._conn = conn
+        return self._conn
+
+    def _append(self, entries: list[AuditEntry]) -> int:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")  # the write lock first: appends from every process serialise here
+        try:
+            head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = ?", (HEAD_ID,)).fetchone()
+            if head is None:
+                raise AuditError("the audit_head row is missing: the chain can't be extended")
+            seq, prev = head
+            params = []
+            for entry in entries:
+                seq += 1
+                values = dict(entry.__dict__)  # shallow: detail is already JSON-clean
+                digest = chain_hash(prev, content(seq, values))
+                row = {**values, "seq": seq, "prev_hash": prev, "hash": digest}
+                params.append(tuple(self._bind(name, row[name]) for name in _COLUMNS))
+                prev = digest
+            conn.executemany(self._insert, params)
+            conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = ?", (seq, prev, HEAD_ID))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return int(head[0]) + 1
+
+    def _bind(self, name: str, value: Any) -> Any:
+        binder = self.binders.get(name)
+        return binder(value) if binder is not None else value
+
+    def close(self) -> None:
+        def shut() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._executor.submit(shut).result()
+        self._executor.shutdown(wait=True)
 
 
 # -- verification ------------------------------------------------------------------------------------------
