@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -18,7 +21,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.harness import RunningHub, http_upstream, running_hub
+from tests.harness import ROOT, RunningHub, free_port, http_upstream, running_hub
 from tests.identity.oauth_helpers import client_credentials, create_principal, eventually
 
 GW = "tests.gateway_upstream"
@@ -507,3 +510,43 @@ async def test_every_call_is_audited_in_a_verifiable_chain(tmp_path):
                 assert "secret-value-123" not in exported
                 verified = (await admin.get("/api/v1/audit/verify")).json()
             assert verified["ok"] is True and verified["count"] >= 2
+
+
+# ---------------------------------------------------------------------------------------------- upstream health
+
+
+async def test_per_tool_timeout_and_a_circuit_breaker_for_a_dead_upstream(tmp_path):
+    port = free_port()
+    upstream = subprocess.Popen([sys.executable, "-m", "tests.upstreams", "http", str(port)], cwd=ROOT)
+    try:
+        async with running_hub(tmp_path, breaker_failures=2, breaker_reset_s=30) as hub:
+            for _ in range(200):  # wait for the upstream without blocking the hub's event loop
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                await asyncio.sleep(0.05)
+            async with hub.http() as http:
+                response = await http.post("/api/v1/upstreams", json={
+                    "name": "up", "transport": "http", "url": f"http://127.0.0.1:{port}/mcp", "auto_approve": True})
+                assert response.status_code == 201, response.text
+                policy = await http.put("/api/v1/tools/up.slow/policy", json={"timeout_s": 0.5})
+                assert policy.status_code == 200 and policy.json()["policy"]["timeout_s"] == 0.5
+                bad = await http.put("/api/v1/tools/up.slow/policy", json={"rate_limit": "lots"})
+                assert bad.status_code == 422
+            async with mcp_client(hub, "test-admin-token-0123456789") as client:
+                slow = await client.call_tool("up.slow", {"seconds": 5})
+                assert slow.is_error and "within 0.5 s" in slow.content[0].text
+                assert (await client.call_tool("up.echo", {"text": "up"})).content[0].text == "up"
+
+                upstream.kill()  # the upstream dies: two failures open its circuit, then calls fail fast
+                upstream.wait(10)
+                for _ in range(2):
+                    failed = await client.call_tool("up.echo", {"text": "x"})
+                    assert failed.is_error and "upstream" in failed.content[0].text
+                fast = await client.call_tool("up.echo", {"text": "x"})
+                assert fast.is_error and "failing" in fast.content[0].text
+            outcomes = [r["outcome"] for r in await audit(hub, target="up.echo")]
+            assert outcomes[-3:] == ["upstream_error", "upstream_error", "circuit_open"]
+    finally:
+        upstream.kill()
+        upstream.wait(10)
