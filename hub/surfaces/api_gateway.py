@@ -16,8 +16,6 @@ from starlette.routing import Route
 from hub.catalog.entities import ToolPolicy, ToolState
 from hub.catalog.store import Conflict, NotFound, StaleDefinition
 from hub.catalog.sync import Federation
-from hub.gateway import access as access_mod
-from hub.gateway import approvals as approvals_mod
 from hub.gateway.gateway import Gateway
 from hub.gateway.meta import registered
 from hub.gateway.ratelimit import Rate
@@ -192,19 +190,24 @@ class GatewayApi:
             raise Problem(404, "Not Found", "no such access request")
         return JSONResponse(found.json())
 
-    async def _decide_request(self, request: Request, principal: Principal, approve: bool) -> Response:
-        request_id = request.path_params["id"]
+    async def _decide(self, request: Request, principal: Principal, what: str, approve: bool,
+                      decide: Any, detail: Any) -> Response:
+        """One admin decision on a queued item; 409 when another decision came first (the decide is atomic)."""
+        item_id = request.path_params["id"]
         reason = await _reason(request)
         try:
-            decided = await self.gateway.access.decide(request_id, approve, principal.id, reason)
-        except access_mod.AlreadyDecided as exc:
+            decided = await decide(item_id, approve, principal.id, reason)
+        except Conflict as exc:
             raise Problem(409, "Conflict", str(exc)) from None
         except NotFound as exc:
             raise Problem(404, "Not Found", str(exc)) from None
-        await self._audit(principal, "access_request.approve" if approve else "access_request.deny", request_id,
-                          "approve" if approve else "deny",
-                          {"principal": decided.principal_id, "scopes": decided.scopes, "reason": reason})
+        verb = "approve" if approve else "deny"
+        await self._audit(principal, f"{what}.{verb}", item_id, verb, {**detail(decided), "reason": reason})
         return JSONResponse(decided.json())
+
+    async def _decide_request(self, request: Request, principal: Principal, approve: bool) -> Response:
+        return await self._decide(request, principal, "access_request", approve, self.gateway.access.decide,
+                                  lambda d: {"principal": d.principal_id, "scopes": d.scopes})
 
     async def approve_request(self, request: Request, principal: Principal) -> Response:
         return await self._decide_request(request, principal, True)
@@ -225,18 +228,8 @@ class GatewayApi:
             raise Problem(404, "Not Found", str(exc)) from None
 
     async def _decide_call(self, request: Request, principal: Principal, approve: bool) -> Response:
-        approval_id = request.path_params["id"]
-        reason = await _reason(request)
-        try:
-            decided = await self.gateway.approvals.decide(approval_id, approve, principal.id, reason)
-        except approvals_mod.AlreadyDecided as exc:
-            raise Problem(409, "Conflict", str(exc)) from None
-        except NotFound as exc:
-            raise Problem(404, "Not Found", str(exc)) from None
-        await self._audit(principal, "call.approve" if approve else "call.deny", approval_id,
-                          "approve" if approve else "deny",
-                          {"tool": decided.tool, "principal": decided.principal_id, "reason": reason})
-        return JSONResponse(decided.json())
+        return await self._decide(request, principal, "call", approve, self.gateway.approvals.decide,
+                                  lambda d: {"tool": d.tool, "principal": d.principal_id})
 
     async def approve_call(self, request: Request, principal: Principal) -> Response:
         return await self._decide_call(request, principal, True)
