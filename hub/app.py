@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if not isinstance(hub, Hub):
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ready", "tools": len(hub.federation.tools),
-                             "upstreams": hub.federation.health()})
+                             "upstreams": hub.gateway.upstream_health()})
 
     class Lazy:
         """Routes exist before the lifespan builds what they call: dispatch to it once it is there."""

@@ -169,16 +169,14 @@ class Federation:
             try:
                 mark = await self.store.catalog_mark()
                 if mark != self._mark:
-                    await self._reload_index()
-                    await self._reconcile()
+                    await self._reconcile(await self._reload_index())
                     await self._announce(tools=True, prompts=True, resources=True)
                 self._watched_at = time.monotonic()
             except Exception as exc:  # keep polling; `fresh` turns false and calls fail closed
                 log.warning("catalog watch failed: %s", type(exc).__name__)
 
-    async def _reconcile(self) -> None:
+    async def _reconcile(self, specs: dict[str, UpstreamSpec]) -> None:
         """Connect upstreams registered on other replicas; let go of those removed there."""
-        specs = {spec.name: spec for spec in await self.store.list_upstreams()}
         for name, spec in specs.items():
             if name not in self.clients and name not in self._registering:
                 self.clients[name] = self._client(spec)
@@ -323,7 +321,8 @@ class Federation:
         self._resource_cache[name] = (resources, templates)
         return changed
 
-    async def _reload_index(self) -> None:
+    async def _reload_index(self) -> dict[str, UpstreamSpec]:
+        """Rebuild the request path's view from the store; returns the upstreams it saw."""
         mark = await self.store.catalog_mark()
         records: dict[str, ToolRecord] = {}
         after: str | None = None
@@ -356,6 +355,7 @@ class Federation:
             for template in tmpl:
                 templates.append(TemplateEntry(upstream, template, template_pattern(template.uri_template)))
         self.prompts, self.resources, self.templates = prompts, resources, templates
+        return specs
 
     async def _announce(self, *, tools: bool, prompts: bool, resources: bool) -> None:
         if tools:

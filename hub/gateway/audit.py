@@ -131,7 +131,7 @@ def record_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_Waiter = asyncio.Future[int] | None
+_Waiter = asyncio.Future[int]
 _STOP: Final = object()
 
 
@@ -186,14 +186,6 @@ class AuditLog:
             waiter.set_exception(AuditError("the audit log closed before this record was queued"))
         return await waiter
 
-    def record_nowait(self, entry: AuditEntry) -> None:
-        """Queue ``entry`` without waiting for its commit (a failure to write it is logged, not raised)."""
-        self._check()
-        try:
-            self._queue.put_nowait((entry, None))
-        except asyncio.QueueFull:
-            raise AuditError("too many audit entries are waiting to be written") from None
-
     def _check(self) -> None:
         if not self.running:
             raise AuditError("the audit log is not running")
@@ -226,11 +218,11 @@ class AuditLog:
         except Exception as exc:
             log.error("audit: %d record(s) could not be written: %s", len(batch), exc)
             for _, waiter in batch:
-                if waiter is not None and not waiter.done():
+                if not waiter.done():
                     waiter.set_exception(exc)
             return
         for offset, (_, waiter) in enumerate(batch):
-            if waiter is not None and not waiter.done():
+            if not waiter.done():
                 waiter.set_result(first + offset)
 
     def _fail_leftovers(self) -> None:
@@ -242,14 +234,9 @@ class AuditLog:
             if item is not _STOP:
                 leftovers.append(item)
         self._closing = True
-        lost = 0
         for _, waiter in leftovers:
-            if waiter is None:
-                lost += 1
-            elif not waiter.done():
+            if not waiter.done():
                 waiter.set_exception(AuditError("the audit writer stopped before this record was committed"))
-        if lost:
-            log.error("audit: the writer stopped with %d unwritten record(s)", lost)
 
     async def append(self, entries: list[AuditEntry]) -> int:
         """Append ``entries`` in one transaction, in order; returns the first one's seq."""

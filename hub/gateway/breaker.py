@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 State = Literal["closed", "open", "half_open"]
 
@@ -149,37 +149,17 @@ class CircuitBreaker:
 class Breakers:
     """One breaker per upstream name, created on first use with shared settings."""
 
-    def __init__(
-        self,
-        *,
-        failure_threshold: int = 5,
-        reset_timeout_s: float = 10.0,
-        max_reset_timeout_s: float = 60.0,
-        probe_timeout_s: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._failure_threshold = failure_threshold
-        self._reset_timeout_s = reset_timeout_s
-        self._max_reset_timeout_s = max_reset_timeout_s
-        self._probe_timeout_s = probe_timeout_s
-        self._clock = clock
+    def __init__(self, **settings: Any) -> None:
+        """``settings`` are CircuitBreaker's keyword arguments, shared by every upstream's breaker."""
+        self._settings = settings
         self._breakers: dict[str, CircuitBreaker] = {}
-        self._make()  # validate the settings now, not on first use
-
-    def _make(self) -> CircuitBreaker:
-        return CircuitBreaker(
-            failure_threshold=self._failure_threshold,
-            reset_timeout_s=self._reset_timeout_s,
-            max_reset_timeout_s=self._max_reset_timeout_s,
-            probe_timeout_s=self._probe_timeout_s,
-            clock=self._clock,
-        )
+        CircuitBreaker(**settings)  # validate the settings now, not on first use
 
     def get(self, name: str) -> CircuitBreaker:
         """The breaker for upstream ``name``, creating a closed one if there is none yet."""
         breaker = self._breakers.get(name)
         if breaker is None:
-            breaker = self._breakers[name] = self._make()
+            breaker = self._breakers[name] = CircuitBreaker(**self._settings)
         return breaker
 
     def discard(self, name: str) -> None:

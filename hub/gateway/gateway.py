@@ -14,7 +14,8 @@ import base64
 import binascii
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import mcp.types as types
@@ -29,7 +30,7 @@ from hub.gateway.audit import AuditEntry, AuditLog, argument_digest
 from hub.gateway.breaker import Breakers
 from hub.gateway.meta import MetaTools
 from hub.gateway.policy import may_use_tool, may_use_upstream
-from hub.gateway.ratelimit import Limiter, Rate, RateLimitUnavailable
+from hub.gateway.ratelimit import Decision, Limiter, Rate, RateLimitUnavailable
 from hub.gateway.validation import validate_arguments, validate_output
 from hub.identity.principal import Principal
 
@@ -49,11 +50,11 @@ class Unavailable(Exception):
 
 
 class RateLimited(Exception):
-    """Over a rate limit: retry after `retry_after_s` seconds."""
+    """Over a rate limit; the limiter's decision says when to retry."""
 
-    def __init__(self, message: str, retry_after_s: float) -> None:
+    def __init__(self, message: str, decision: Decision) -> None:
         super().__init__(message)
-        self.retry_after_s = retry_after_s
+        self.decision = decision
 
 
 def encode_cursor(last: str) -> str:
@@ -76,13 +77,18 @@ def is_risky(record: ToolRecord) -> bool:
     return annotations.get("destructiveHint") is True and annotations.get("readOnlyHint") is not True
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rules:
     """The gateway's configurable limits (from Settings)."""
 
     principal_rate: Rate | None = None  # every call by one principal
     tool_rate: Rate | None = None  # calls of one tool by one principal (a tool's policy may override)
-    tool_rates: dict[str, Rate] = field(default_factory=dict)  # parsed per-tool overrides, by policy text
+
+
+@lru_cache(maxsize=1024)
+def _policy_rate(text: str) -> Rate:
+    """A tool policy's rate, parsed once (the policy was validated when an admin set it)."""
+    return Rate.parse(text)
 
 
 class Gateway:
@@ -163,16 +169,14 @@ class Gateway:
             checks.append((f"p:{principal.id}", self.rules.principal_rate))
         tool_rate = self.rules.tool_rate
         if record is not None and record.policy.rate_limit:
-            tool_rate = self.rules.tool_rates.get(record.policy.rate_limit) or Rate.parse(record.policy.rate_limit)
-            self.rules.tool_rates.setdefault(record.policy.rate_limit, tool_rate)
+            tool_rate = _policy_rate(record.policy.rate_limit)
         if tool_rate is not None:
             checks.append((f"t:{principal.id}:{name}", tool_rate))
         if not checks:
             return
         decision = await self.limiter.take(checks)
         if not decision.allowed:
-            raise RateLimited(f"Rate limit exceeded for {name}; retry in {decision.retry_after_s:.1f} s",
-                              decision.retry_after_s)
+            raise RateLimited(f"Rate limit exceeded for {name}; retry in {decision.retry_after_s:.1f} s", decision)
 
     async def call_tool(
         self,
@@ -216,20 +220,17 @@ class Gateway:
         if not visible:
             await audit("deny")
             raise NotFound(f"Unknown tool: {name}")
+        definition = {"definition_hash": record.definition_hash} if record is not None else {}
+        schema = meta_tool.tool.input_schema if meta_tool is not None else record.input_schema if record else {}
+        problem = validate_arguments(schema, arguments)
+        if problem is not None:
+            await audit("invalid", detail={"problem": problem[:300]}, **definition)
+            return error_result(f"Invalid arguments for {name}: {problem}")
         if meta_tool is not None:
-            problem = validate_arguments(meta_tool.tool.input_schema, arguments)
-            if problem is not None:
-                await audit("invalid", detail={"problem": problem[:300]})
-                return error_result(f"Invalid arguments for {name}: {problem}")
             result = await meta_tool.call(principal, arguments)
             await audit("allow", "error" if result.is_error else "ok")
             return result
         assert record is not None
-        definition = {"definition_hash": record.definition_hash}
-        problem = validate_arguments(record.input_schema, arguments)
-        if problem is not None:
-            await audit("invalid", detail={"problem": problem[:300]}, **definition)
-            return error_result(f"Invalid arguments for {name}: {problem}")
 
         if is_risky(record):
             verdict = await self._approval(principal, record, arguments, digest, relay, request_state)
@@ -253,7 +254,6 @@ class Gateway:
         timeout = record.policy.timeout_s or client.spec.timeout_s
         attempts = 2 if record.policy.idempotent else 1
         for attempt in range(attempts):
-            verdict = False
             try:
                 result = await client.call_tool(
                     record.upstream_tool, arguments, relay=relay, meta=meta,
@@ -261,7 +261,6 @@ class Gateway:
                     timeout=timeout, input_schema=record.input_schema,
                 )
             except UpstreamError as exc:
-                verdict = True
                 breaker.failure()
                 if attempt + 1 < attempts and breaker.allow():
                     log.info("retrying idempotent %s after: %s", name, exc)
@@ -270,17 +269,14 @@ class Gateway:
                 await audit("allow", "upstream_error", **definition)
                 return error_result(str(exc))
             except MCPError:
-                verdict = True
                 breaker.success()  # a protocol error: the upstream is up and answering
                 await audit("allow", "protocol_error", **definition)
                 raise
-            else:
-                verdict = True
-                breaker.success()
-                break
-            finally:
-                if not verdict:
-                    breaker.release()  # cancelled: no verdict on the upstream's health
+            except BaseException:
+                breaker.release()  # cancelled: no verdict on the upstream's health
+                raise
+            breaker.success()
+            break
         if isinstance(result, types.CallToolResult) and not result.is_error and record.output_schema:
             problem = validate_output(record.output_schema, result.structured_content)
             if problem is not None:
@@ -424,6 +420,17 @@ class Gateway:
             return await self._client(upstream).session_call(operation, what)
         except UpstreamError as exc:
             raise Unavailable(str(exc)) from None
+
+    def upstream_health(self) -> dict[str, dict[str, Any]]:
+        """Each upstream's connection health and circuit state, for operators."""
+        circuits = self.breakers.states()
+        return {name: {**health, "circuit": circuits.get(name, "closed")}
+                for name, health in self.federation.health().items()}
+
+    async def remove_upstream(self, name: str) -> bool:
+        """Unregister an upstream; a later one of the same name starts with a closed circuit."""
+        self.breakers.discard(name)
+        return await self.federation.unregister(name)
 
     def _client(self, upstream: str) -> Any:
         client = self.federation.client(upstream)

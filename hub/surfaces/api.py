@@ -123,7 +123,7 @@ class Api:
 
     async def list_upstreams(self, request: Request, principal: Principal) -> Response:
         specs = await self.federation.store.list_upstreams()
-        health = self.federation.health()
+        health = self.gateway.upstream_health()
         return JSONResponse({"upstreams": [
             {**s.redacted(), "health": health.get(s.name, {"healthy": False, "error": "not connected"}),
              "tools": sum(1 for t in self.federation.tools.values() if t.upstream == s.name)}
@@ -147,13 +147,13 @@ class Api:
         spec = await self.federation.store.get_upstream(name)
         if spec is None:
             raise Problem(404, "Not Found", f"no upstream named {name!r}")
-        health = self.federation.health().get(name, {"healthy": False, "error": "not connected"})
+        health = self.gateway.upstream_health().get(name, {"healthy": False, "error": "not connected"})
         tools = sorted(t.name for t in self.federation.tools.values() if t.upstream == name)
         return JSONResponse({**spec.redacted(), "health": health, "tools": tools})
 
     async def delete_upstream(self, request: Request, principal: Principal) -> Response:
         name = request.path_params["name"]
-        if not await self.federation.unregister(name):
+        if not await self.gateway.remove_upstream(name):
             raise Problem(404, "Not Found", f"no upstream named {name!r}")
         return Response(status_code=204)
 

@@ -13,7 +13,7 @@ RATE_LIMITED = -31029
 
 
 def rate_limited(exc: RateLimited) -> MCPError:
-    return MCPError(RATE_LIMITED, str(exc), {"retryAfter": round(exc.retry_after_s, 3)})
+    return MCPError(RATE_LIMITED, str(exc), {"retryAfter": round(exc.decision.retry_after_s, 3)})
 
 
 def trace_id(request: object) -> str | None:

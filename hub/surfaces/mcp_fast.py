@@ -11,7 +11,6 @@ check, goes to the SDK unchanged (the body is replayed), so the protocol's answe
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import mcp.types as types
@@ -133,7 +132,7 @@ class FastToolCall:
             # Plain HTTP semantics as well as the JSON-RPC error: 429 with Retry-After.
             error = rate_limited(exc).error.model_dump(by_alias=True, exclude_none=True)
             await _write(scope, send, request_id, error=error, status=429,
-                         headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))})
+                         headers={"Retry-After": exc.decision.retry_after_header})
             return True
         except (Unavailable, NotFound) as exc:
             code = types.INVALID_PARAMS if isinstance(exc, NotFound) else types.INTERNAL_ERROR

@@ -547,6 +547,9 @@ async def test_per_tool_timeout_and_a_circuit_breaker_for_a_dead_upstream(tmp_pa
                 assert fast.is_error and "failing" in fast.content[0].text
             outcomes = [r["outcome"] for r in await audit(hub, target="up.echo")]
             assert outcomes[-3:] == ["upstream_error", "upstream_error", "circuit_open"]
+            async with hub.http() as http:
+                assert (await http.get("/api/v1/upstreams/up")).json()["health"]["circuit"] == "open"
+                assert (await http.get("/readyz")).json()["upstreams"]["up"]["circuit"] == "open"
     finally:
         upstream.kill()
         upstream.wait(10)
