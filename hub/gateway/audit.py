@@ -451,19 +451,13 @@ async def query(
 async def iter_records(
     store: Store,
     *,
-    principal: str | None = None,
-    action: str | None = None,
-    target: str | None = None,
-    decision: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
     after_seq: int | None = None,
     limit: int | None = None,
     page_size: int = PAGE_SIZE,
+    **filters: Any,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Every matching record (up to ``limit``), read a page at a time: exports of any size in constant memory."""
-    filters: dict[str, Any] = dict(principal=principal, action=action, target=target, decision=decision,
-                                   since=since, until=until)
+    """Every record matching ``filters`` (those of `query`), up to ``limit``, read a page at a time: exports of
+    any size in constant memory."""
     left = limit
     while left is None or left > 0:
         size = page_size if left is None else min(page_size, left)

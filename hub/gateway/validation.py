@@ -60,30 +60,25 @@ def validate_arguments(schema: dict[str, Any], arguments: Any) -> str | None:
         return f"arguments exceed {MAX_ARGUMENT_BYTES} bytes"
     if _depth(arguments, MAX_DEPTH) > MAX_DEPTH:
         return f"arguments nest deeper than {MAX_DEPTH} levels"
-    validator = _validator(json.dumps(schema, sort_keys=True))
-    if validator is None:
-        return None
-    try:
-        error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
-    except Unresolvable:
-        return "the tool's input schema refers to a definition outside itself"
-    if error is None:
-        return None
-    where = "/".join(str(p) for p in error.absolute_path)
-    return f"{error.message}" + (f" (at {where})" if where else "")
+    return _check(schema, arguments, "input")
 
 
 def validate_output(schema: dict[str, Any], structured: Any) -> str | None:
     """None when an upstream's structured output matches the tool's declared output schema."""
     if structured is None:
         return "the tool declares an output schema but returned no structured content"
+    return _check(schema, structured, "output")
+
+
+def _check(schema: dict[str, Any], instance: Any, which: str) -> str | None:
+    """The most relevant schema violation, located; None when valid (or the schema itself is broken)."""
     validator = _validator(json.dumps(schema, sort_keys=True))
     if validator is None:
         return None
     try:
-        error = jsonschema.exceptions.best_match(validator.iter_errors(structured))
+        error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
     except Unresolvable:
-        return "the tool's output schema refers to a definition outside itself"
+        return f"the tool's {which} schema refers to a definition outside itself"
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path)
