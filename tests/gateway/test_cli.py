@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from tests.gateway.test_gateway_e2e import GW, principal_token, register, tool
+from tests.gateway.e2e import GW, principal_token, register, tool
 from tests.harness import ADMIN_TOKEN, ROOT, RunningHub, http_upstream, running_hub
 
 
