@@ -20,6 +20,7 @@ lint: $(STAMP)
 
 # Conformance first, so the run closes on pytest's summary line.
 test: $(STAMP) lint
+	bash .ci/services.sh
 	bash .ci/conformance-hub.sh
 	$(BIN)/python -m pytest -q
 
