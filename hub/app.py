@@ -32,10 +32,13 @@ from hub.gateway.poisoning import scan_tool
 from hub.gateway.ratelimit import Rate, limiter_from_url
 from hub.identity.bearer import HubAuthBackend, challenge, load_or_create_admin_token, principal_of, rejection
 from hub.identity.service import Identity
+from hub.search.index import Ranking
+from hub.search.search import Search, SearchSettings
 from hub.surfaces.api import Api
 from hub.surfaces.api_audit import AuditApi
 from hub.surfaces.api_gateway import GatewayApi
 from hub.surfaces.api_identity import IdentityApi
+from hub.surfaces.api_search import SearchApi
 from hub.surfaces.mcp import McpSurface
 from hub.surfaces.oauth import OAuthRoutes
 
@@ -53,6 +56,7 @@ class Hub:
     gateway: Gateway
     identity: Identity
     audit: AuditLog
+    search: Search | None
 
 
 async def open_hub(settings: Settings) -> Hub:
@@ -83,6 +87,14 @@ async def open_hub(settings: Settings) -> Hub:
     await identity.start()
     audit = AuditLog(store)
     await audit.start()
+    search = None
+    if settings.search:
+        search = Search(SearchSettings(
+            model=settings.search_model, max_seq_length=settings.search_max_seq_length,
+            threads=settings.search_threads, qdrant_url=settings.qdrant_url, qdrant_api_key=settings.qdrant_api_key,
+            collection=settings.qdrant_collection,
+            ranking=Ranking(method=settings.search_fusion, weights=settings.search_weights),
+        ), settings.data_dir)
     gateway = Gateway(
         federation,
         audit=audit,
@@ -95,6 +107,9 @@ async def open_hub(settings: Settings) -> Hub:
                     tool_rate=Rate.parse(settings.tool_rate_limit) if settings.tool_rate_limit else None),
         page_size=settings.page_size,
         approval_url=f"{settings.base_url}/api/v1/call-approvals",
+        search=search,
+        discovery=settings.discovery,
+        discovery_threshold=settings.discovery_threshold,
     )
 
     async def tools_changed() -> None:
@@ -106,7 +121,13 @@ async def open_hub(settings: Settings) -> Hub:
     identity.directory.on_change = tools_changed
     events.subscribe(TOOL_QUARANTINED, quarantined)
     await federation.start()
-    return Hub(settings, store, events, federation, gateway, identity, audit)
+    if search is not None:
+        async def reindex(event: Event) -> None:
+            search.changed()
+
+        events.subscribe(TOOLS_CHANGED, reindex)
+        await search.start()
+    return Hub(settings, store, events, federation, gateway, identity, audit, search)
 
 
 def screen(record: ToolRecord) -> list[str]:
@@ -117,6 +138,8 @@ def screen(record: ToolRecord) -> list[str]:
 
 
 async def close_hub(hub: Hub) -> None:
+    if hub.search is not None:
+        await hub.search.close()
     await hub.federation.close()
     await hub.audit.close()  # after the calls it records; before the database goes
     await hub.gateway.limiter.close()
@@ -166,8 +189,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = state.get("hub")
         if not isinstance(hub, Hub):
             return JSONResponse({"status": "starting"}, status_code=503)
-        return JSONResponse({"status": "ready", "tools": len(hub.federation.tools),
-                             "upstreams": hub.gateway.upstream_health()})
+        body = {"status": "ready", "tools": len(hub.federation.tools), "upstreams": hub.gateway.upstream_health()}
+        if hub.search is not None:
+            body["search"] = hub.search.status()  # serving never waits for indexing: progress only
+        return JSONResponse(body)
 
     class Lazy:
         """Routes exist before the lifespan builds what they call: dispatch to it once it is there."""
@@ -193,7 +218,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         api_router = Starlette(routes=Api(hub.gateway, hub.federation).routes()
                                + GatewayApi(hub.gateway, hub.federation).routes()
                                + IdentityApi(hub.identity, hub.gateway.audit_decision).routes()
-                               + AuditApi(hub.store).routes())
+                               + AuditApi(hub.store).routes()
+                               + SearchApi(hub.gateway).routes())
         oauth_router = Starlette(routes=OAuthRoutes(hub.identity).routes())
         state.update(hub=hub, mcp=RequirePrincipal(mcp_app, hub.identity), api=api_router, oauth=oauth_router)
         try:

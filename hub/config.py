@@ -106,6 +106,20 @@ class Settings(BaseSettings):
     approval_timeout_s: float = Field(default=120.0, gt=0, le=3600)  # a risky call waits this long
     breaker_failures: int = Field(default=5, ge=1)  # consecutive upstream failures that open its circuit
     breaker_reset_s: float = Field(default=10.0, gt=0)  # open this long before one probe call
+    # Search. The model loads and the index builds in the background; the index lives under data_dir (Qdrant
+    # Edge) unless qdrant_url names a Qdrant server (":memory:" is qdrant-client's local mode, tests only).
+    search: bool = True
+    search_model: str = "all-MiniLM-L6-v2"  # a bundled name, a directory, or a name in the local HF cache
+    search_max_seq_length: int = Field(default=128, ge=16, le=512)
+    search_threads: int | None = Field(default=None, ge=1, le=64)  # torch threads; default: every core
+    search_fusion: Literal["rrf", "dbsf", "dense", "lexical"] = "rrf"
+    search_weights: tuple[float, float] = (1.0, 1.0)  # dense, lexical (rrf)
+    qdrant_api_key: str | None = None
+    qdrant_collection: str = "hub_catalog"
+    # Discovery mode: tools/list shows hub.find_tools and hub.call_tool instead of every tool. "auto" turns
+    # it on for callers who may use more than discovery_threshold tools.
+    discovery: Literal["off", "on", "auto"] = "auto"
+    discovery_threshold: int = Field(default=200, ge=1)
     shutdown_grace_s: float = 20.0
     log_level: str = "info"
 

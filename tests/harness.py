@@ -54,6 +54,7 @@ async def running_hub(tmp_path: Path, **overrides: object) -> AsyncIterator[Runn
     values: dict[str, object] = dict(
         data_dir=tmp_path / "hub", host="127.0.0.1", port=port, admin_token=ADMIN_TOKEN, packs=[],
         upstream_timeout_s=20, sync_interval_s=3600,
+        search=False,  # the search tests turn it on; elsewhere the model would only load in the background
     )
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
@@ -75,10 +76,10 @@ async def running_hub(tmp_path: Path, **overrides: object) -> AsyncIterator[Runn
 
 
 @contextlib.contextmanager
-def http_upstream(module: str = "tests.upstreams") -> Iterator[str]:
+def http_upstream(module: str = "tests.upstreams", *args: str) -> Iterator[str]:
     """A real upstream MCP server process over Streamable HTTP; yields its /mcp URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", module, "http", str(port)], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", module, "http", str(port), *args], cwd=ROOT)
     try:
         deadline = time.monotonic() + 20
         while True:

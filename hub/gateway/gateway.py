@@ -28,11 +28,14 @@ from hub.gateway.access import AccessRequests
 from hub.gateway.approvals import STATE_PREFIX, CallApprovals, preview
 from hub.gateway.audit import AuditEntry, AuditLog, argument_digest
 from hub.gateway.breaker import Breakers
-from hub.gateway.meta import MetaTools
-from hub.gateway.policy import may_use_tool, may_use_upstream
+from hub.gateway.meta import CALL_TOOL, MetaTools
+from hub.gateway.policy import may_search, may_use_tool, may_use_upstream, search_grants, tool_grants
 from hub.gateway.ratelimit import Decision, Limiter, Rate, RateLimitUnavailable
 from hub.gateway.validation import validate_arguments, validate_output
 from hub.identity.principal import Principal
+from hub.search.documents import Entry, document_text
+from hub.search.index import Scope
+from hub.search.search import Search
 
 log = logging.getLogger("hub.gateway")
 
@@ -43,6 +46,10 @@ class NotFound(Exception):
 
 class InvalidCursor(Exception):
     pass
+
+
+class Forbidden(Exception):
+    """The caller lacks the scope an operation needs (discovery needs `search`)."""
 
 
 class Unavailable(Exception):
@@ -104,6 +111,9 @@ class Gateway:
         rules: Rules | None = None,
         page_size: int = 100,
         approval_url: str = "",
+        search: Search | None = None,
+        discovery: str = "auto",
+        discovery_threshold: int = 200,
     ) -> None:
         self.federation = federation
         self.audit = audit
@@ -114,7 +124,12 @@ class Gateway:
         self.rules = rules or Rules()
         self.page_size = page_size
         self.approval_url = approval_url
+        self.search_engine = search
+        self.discovery = discovery  # off | on | auto (on past discovery_threshold visible tools)
+        self.discovery_threshold = discovery_threshold
         self.meta = MetaTools(self)
+        if search is not None:
+            search.add_source(self.tool_entries)
 
     # ------------------------------------------------------------------------------ visibility
 
@@ -129,8 +144,17 @@ class Gateway:
 
     def _tool_defs(self, principal: Principal) -> list[tuple[str, types.Tool]]:
         defs = self.federation.tool_defs
-        listed = [(r.name, defs[r.name]) for r in self.visible_tools(principal)]
+        visible = self.visible_tools(principal)
+        if self.discovering(principal, len(visible)):
+            return sorted(self.meta.listed(principal, discovery=True), key=lambda item: item[0])
+        listed = [(r.name, defs[r.name]) for r in visible]
         return sorted(listed + self.meta.listed(principal), key=lambda item: item[0])
+
+    def discovering(self, principal: Principal, visible: int) -> bool:
+        """Whether tools/list shows the search meta-tools instead of this caller's (many) tools."""
+        if self.discovery == "off" or not self.meta.can_search(principal):
+            return False
+        return self.discovery == "on" or visible > self.discovery_threshold
 
     def list_tools(
         self, principal: Principal, cursor: str | None = None, limit: int | None = None
@@ -193,6 +217,14 @@ class Gateway:
         """Decide, call, audit. Raises NotFound (-32602), RateLimited, Unavailable; else a result."""
         started = time.perf_counter()
         arguments = arguments or {}
+        if name == CALL_TOOL and self.meta.tools[CALL_TOOL].visible(principal):
+            # A call through the discovery meta-tool is decided and audited as the call of the tool it names.
+            problem = validate_arguments(self.meta.tools[CALL_TOOL].tool.input_schema, arguments)
+            if problem is not None or arguments["name"] == CALL_TOOL:
+                return error_result(f"Invalid arguments for {CALL_TOOL}: {problem or 'it cannot call itself'}")
+            return await self.call_tool(principal, arguments["name"], arguments.get("arguments"), relay=relay,
+                                        meta=meta, input_responses=input_responses, request_state=request_state,
+                                        trace_id=trace_id)
         digest = argument_digest(arguments)
         entry = dict(principal=principal.id, action="tools/call", target=name[:300], argument_digest=digest,
                      trace_id=trace_id)
@@ -333,6 +365,72 @@ class Gateway:
                                            decision=decision, outcome=None, latency_ms=None,
                                            definition_hash=None, argument_digest=None, trace_id=None,
                                            detail=detail))
+
+    # ------------------------------------------------------------------------------ search
+
+    def tool_entries(self) -> list[Entry]:
+        """The catalog's tools as search entries (the index keeps their state and grants as the filter)."""
+        disabled = self.federation.disabled_upstreams
+        return [Entry(kind="tool", key=r.name, source=r.upstream,
+                      state="disabled" if r.upstream in disabled else r.state.value,
+                      grants=tool_grants(r.name, r.upstream), name=r.name, title=r.title,
+                      description=r.description or "",
+                      text=document_text(r.upstream_tool, r.title, r.description, r.input_schema))
+                for r in self.federation.tools.values()]
+
+    async def find(self, principal: Principal, text: str, *, kinds: tuple[str, ...] = ("tool", "agent", "skill"),
+                   limit: int = 10, trace_id: str | None = None) -> list[dict[str, Any]]:
+        """Ranked search over what this caller may use. Raises Forbidden, RateLimited, SearchUnavailable."""
+        started = time.perf_counter()
+        outcome, found = "ok", 0
+
+        async def audit(decision: str, outcome: str | None) -> None:
+            await self.audit.record(AuditEntry(
+                principal=principal.id, action="search", target=",".join(kinds), decision=decision, outcome=outcome,
+                argument_digest=argument_digest({"query": text}), trace_id=trace_id,
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                detail={"results": found} if decision == "allow" else None))
+
+        if self.search_engine is None or not may_search(principal):
+            await audit("deny", None)
+            raise Forbidden("searching the catalog needs the 'search' scope")
+        try:
+            await self._rate_limit(principal, "hub.search", None)
+        except RateLimited:
+            await audit("rate_limited", None)
+            raise
+        except RateLimitUnavailable as exc:
+            await audit("unavailable", None)
+            raise Unavailable(str(exc)) from None
+        scope = Scope(kinds=kinds, grants=search_grants(principal), hidden_sources=self.federation.disabled_upstreams)
+        try:
+            hits = await self.search_engine.find(text, scope, limit + 10)
+        except Exception:
+            outcome = "unavailable"
+            raise
+        finally:
+            if outcome != "ok":
+                await audit("allow", outcome)
+        results = []
+        for hit in hits:
+            # The index follows the catalog within moments; this check closes that window.
+            result = self._search_result(principal, hit.payload, hit.score)
+            if result is not None:
+                results.append(result)
+            if len(results) == limit:
+                break
+        found = len(results)
+        await audit("allow", "ok")
+        return results
+
+    def _search_result(self, principal: Principal, payload: dict[str, Any], score: float) -> dict[str, Any] | None:
+        if payload.get("kind") != "tool":
+            return None  # only kinds the gateway can check right now are answered (fail closed)
+        record = self.federation.tools.get(payload.get("key", ""))
+        if record is None or not self._visible(principal, record):
+            return None
+        return {"kind": "tool", "name": record.name, "title": record.title, "description": record.description,
+                "inputSchema": record.input_schema, "score": round(score, 6)}
 
     # ------------------------------------------------------------------------------ prompts
 

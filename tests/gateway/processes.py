@@ -109,7 +109,7 @@ async def start_hub(procs: Processes, name: str, data_dir: Path, **env: str) -> 
     port = free_port()
     values = {"HUB_DATA_DIR": str(data_dir), "HUB_HOST": "127.0.0.1", "HUB_PORT": str(port),
               "HUB_ADMIN_TOKEN": ADMIN_TOKEN, "HUB_PACKS": "[]", "HUB_LOG_LEVEL": "warning",
-              "HUB_SYNC_INTERVAL_S": "3600", **env}
+              "HUB_SYNC_INTERVAL_S": "3600", "HUB_SEARCH": "false", **env}
     proc = procs.start(name, [sys.executable, "-m", "hub.cli", "serve"], values)
     hub = Hub(name, f"http://127.0.0.1:{port}", values, proc)
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -1,0 +1,79 @@
+"""What the index holds for each searchable thing: an Entry, and the text its vectors are made from."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+NAMESPACE = uuid.UUID("6f1d2b1e-9a53-4c35-9a57-3b0f3e0b6a10")
+MAX_DESCRIPTION = 2000  # characters of a description that are embedded and returned
+MAX_PARAMETERS = 24
+
+_SPLIT = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def words(identifier: str) -> str:
+    """"getWeatherForecast" / "get_weather-forecast" -> "get weather forecast"."""
+    return " ".join(m.group().lower() for m in _SPLIT.finditer(identifier))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One searchable thing: a tool, an agent or an agent's skill."""
+
+    kind: str  # tool | agent | skill
+    key: str  # the tool's qualified name, the agent's id, "<agent id>#<skill id>"
+    source: str  # the upstream or agent it comes from (kill switches hide a whole source)
+    state: str  # only "approved" entries are ever candidates
+    grants: tuple[str, ...]  # any one of these scopes makes the entry visible
+    name: str
+    title: str | None
+    description: str
+    text: str  # what is embedded and matched lexically
+
+    @property
+    def point_id(self) -> str:
+        return str(uuid.uuid5(NAMESPACE, f"{self.kind}:{self.key}"))
+
+    def payload(self, model_id: str, lexical_version: str) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "kind": self.kind, "key": self.key, "source": self.source, "state": self.state,
+            "grants": list(self.grants), "name": self.name, "title": self.title,
+            "description": self.description,
+            "index_key": _digest(f"{model_id}|{lexical_version}|{self.text}"),
+        }
+        payload["sig"] = _digest(json.dumps(payload, sort_keys=True))
+        return payload
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def parameter_text(schema: dict[str, Any] | None) -> str:
+    """Top-level parameter names (as words) and their descriptions: what a tool needs says what it does."""
+    properties = (schema or {}).get("properties")
+    if not isinstance(properties, dict):
+        return ""
+    parts = []
+    for name, spec in list(properties.items())[:MAX_PARAMETERS]:
+        described = spec.get("description") if isinstance(spec, dict) else None
+        text = words(str(name))
+        if isinstance(described, str) and described.strip():
+            text += f" ({described.strip()[:200]})"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def document_text(name: str, title: str | None, description: str | None, schema: dict[str, Any] | None) -> str:
+    """The embedded text: the name in words (and the title), the description, then the parameters."""
+    label = words(name)
+    if title and title.strip() and title.strip().lower() != label:
+        label = f"{title.strip()} ({label})"
+    text = f"{label}: {(description or '').strip()[:MAX_DESCRIPTION]}".rstrip(": ")
+    params = parameter_text(schema)
+    return f"{text}. Parameters: {params}" if params else text

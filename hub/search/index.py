@@ -1,0 +1,273 @@
+"""The vector index: one Qdrant collection of tools, agents and skills, queried with the caller's filter.
+
+Two backends speak the same small interface. The embedded default is Qdrant Edge (the Qdrant engine
+in-process, persisted under the data dir, with real payload indexes); a Qdrant server is reached with
+`qdrant-client` when `HUB_QDRANT_URL` is set (`:memory:` runs qdrant-client's local mode, for tests and
+tiny catalogs: its filters are evaluated point by point in Python, far too slow past a few thousand
+entries). Either way the caller's visibility is a filter of the query itself: an entry the caller may
+not see is never a candidate, and ranking is over the allowed set.
+
+Payload of every point: kind, key (tool name, agent id), source (upstream or agent), state, grants (the
+scopes that make it visible), name, title, description, index_key (model + text: what was embedded) and
+sig (a digest of the payload, to notice payload-only changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+log = logging.getLogger("hub.search")
+
+DENSE = "dense"
+LEXICAL = "lexical"
+KEYWORD_FIELDS = ("kind", "key", "source", "state", "grants")
+SCAN_FIELDS = ["index_key", "sig"]
+
+
+@dataclass(frozen=True)
+class IndexPoint:
+    id: str
+    dense: list[float]
+    sparse: tuple[list[int], list[float]]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one query may consider: searchable entries of these kinds that these grants reveal."""
+
+    kinds: tuple[str, ...]
+    grants: frozenset[str] | None  # None: every entry (admins)
+    hidden_sources: frozenset[str] = frozenset()  # kill-switched upstreams / agents
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How the dense and lexical candidate lists become one ranking (inside Qdrant's query API)."""
+
+    method: Literal["rrf", "dbsf", "dense", "lexical"] = "rrf"
+    weights: tuple[float, float] = (1.0, 1.0)  # dense, lexical (rrf)
+    k: int = 60  # rrf
+    prefetch: int = 64  # candidates from each side
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class Index(Protocol):
+    def upsert(self, points: list[IndexPoint]) -> None: ...
+    def set_payload(self, point_id: str, payload: dict[str, Any]) -> None: ...
+    def delete(self, ids: list[str]) -> None: ...
+    def scan(self) -> dict[str, dict[str, Any]]: ...
+    def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
+              limit: int) -> list[Hit]: ...
+    def count(self) -> int: ...
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------- Qdrant Edge
+
+
+class EdgeIndex:
+    """The embedded engine: a Qdrant Edge shard under the data dir."""
+
+    def __init__(self, path: Path, dimension: int) -> None:
+        import qdrant_edge as qe
+
+        self.qe = qe
+        self._lock = threading.Lock()  # updates one at a time; queries run concurrently
+        config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
+            sparse_vectors={LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+        shard = None
+        if path.exists():
+            try:
+                shard = qe.EdgeShard.load(str(path), config)
+            except Exception as exc:  # another model's dimension, or an unreadable shard: rebuild it
+                log.warning("search index at %s cannot be used (%s); rebuilding it", path, exc)
+                shutil.rmtree(path)
+        if shard is None:
+            path.mkdir(parents=True, exist_ok=True)
+            shard = qe.EdgeShard.create(str(path), config)
+            for name in KEYWORD_FIELDS:
+                shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+        self.shard = shard
+
+    def _filter(self, scope: Scope) -> Any:
+        qe = self.qe
+        must = [qe.FieldCondition("state", match=qe.MatchValue("approved")),
+                qe.FieldCondition("kind", match=qe.MatchAny(list(scope.kinds)))]
+        if scope.grants is not None:
+            must.append(qe.FieldCondition("grants", match=qe.MatchAny(sorted(scope.grants))))
+        must_not = ([qe.FieldCondition("source", match=qe.MatchAny(sorted(scope.hidden_sources)))]
+                    if scope.hidden_sources else None)
+        return qe.Filter(must=must, must_not=must_not)
+
+    def upsert(self, points: list[IndexPoint]) -> None:
+        qe = self.qe
+        batch = [qe.Point(p.id, {DENSE: p.dense, LEXICAL: qe.SparseVector(*p.sparse)}, p.payload) for p in points]
+        with self._lock:
+            self.shard.update(qe.UpdateOperation.upsert_points(batch))
+
+    def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
+        with self._lock:
+            self.shard.update(self.qe.UpdateOperation.set_payload([point_id], payload))
+
+    def delete(self, ids: list[str]) -> None:
+        with self._lock:
+            self.shard.update(self.qe.UpdateOperation.delete_points(list(ids)))
+
+    def scan(self) -> dict[str, dict[str, Any]]:
+        qe = self.qe
+        out: dict[str, dict[str, Any]] = {}
+        offset = None
+        while True:
+            records, offset = self.shard.scroll(qe.ScrollRequest(
+                offset=offset, limit=1000, with_payload=qe.PayloadSelector.Include(SCAN_FIELDS)))
+            out.update((str(r.id), dict(r.payload or {})) for r in records)
+            if offset is None:
+                return out
+
+    def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
+              limit: int) -> list[Hit]:
+        qe = self.qe
+        flt = self._filter(scope)
+        dense_q = qe.Query.Nearest(dense, using=DENSE)
+        lexical_q = qe.Query.Nearest(qe.SparseVector(*sparse), using=LEXICAL)
+        if ranking.method == "dense" or (ranking.method != "lexical" and not sparse[0]):
+            request = qe.QueryRequest(limit=limit, query=dense_q, filter=flt, with_payload=True)
+        elif ranking.method == "lexical":
+            request = qe.QueryRequest(limit=limit, query=lexical_q, filter=flt, with_payload=True)
+        else:
+            prefetch = [qe.Prefetch(ranking.prefetch, dense_q, filter=flt),
+                        qe.Prefetch(ranking.prefetch, lexical_q, filter=flt)]
+            fusion = (qe.Fusion.Rrf(k=ranking.k, weights=list(ranking.weights)) if ranking.method == "rrf"
+                      else qe.Fusion.Dbsf())
+            request = qe.QueryRequest(limit=limit, prefetches=prefetch, query=fusion, filter=flt, with_payload=True)
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in self.shard.query(request)]
+
+    def count(self) -> int:
+        return int(self.shard.count(self.qe.CountRequest(exact=True)))
+
+    def close(self) -> None:
+        with self._lock:
+            self.shard.flush()
+            self.shard.close()
+
+
+# ---------------------------------------------------------------------------------------------- qdrant-client
+
+
+class ClientIndex:
+    """A collection on a Qdrant server (or qdrant-client's local mode), through qdrant-client."""
+
+    def __init__(self, location: str, dimension: int, *, collection: str = "hub_catalog",
+                 api_key: str | None = None, timeout_s: float = 10.0) -> None:
+        from qdrant_client import QdrantClient
+        from qdrant_client import models as qm
+
+        self.qm = qm
+        self.collection = collection
+        if location == ":memory:":
+            self.client = QdrantClient(location=":memory:")
+        else:
+            self.client = QdrantClient(url=location, api_key=api_key, timeout=int(timeout_s))
+        if self.client.collection_exists(collection):
+            info = self.client.get_collection(collection)
+            vectors = info.config.params.vectors
+            size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
+            if size != dimension:
+                log.warning("collection %s holds vectors of size %s, not %s; rebuilding it", collection, size,
+                            dimension)
+                self.client.delete_collection(collection)
+        if not self.client.collection_exists(collection):
+            self.client.create_collection(
+                collection,
+                vectors_config={DENSE: qm.VectorParams(size=dimension, distance=qm.Distance.COSINE)},
+                sparse_vectors_config={LEXICAL: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+            )
+            if location != ":memory:":  # local mode has no payload indexes
+                for name in KEYWORD_FIELDS:
+                    self.client.create_payload_index(collection, name, qm.PayloadSchemaType.KEYWORD)
+
+    def _filter(self, scope: Scope) -> Any:
+        qm = self.qm
+        must: list[Any] = [qm.FieldCondition(key="state", match=qm.MatchValue(value="approved")),
+                           qm.FieldCondition(key="kind", match=qm.MatchAny(any=list(scope.kinds)))]
+        if scope.grants is not None:
+            must.append(qm.FieldCondition(key="grants", match=qm.MatchAny(any=sorted(scope.grants))))
+        must_not: list[Any] | None = (
+            [qm.FieldCondition(key="source", match=qm.MatchAny(any=sorted(scope.hidden_sources)))]
+            if scope.hidden_sources else None)
+        return qm.Filter(must=must, must_not=must_not)
+
+    def upsert(self, points: list[IndexPoint]) -> None:
+        qm = self.qm
+        self.client.upsert(self.collection, [
+            qm.PointStruct(id=p.id, payload=p.payload, vector={
+                DENSE: p.dense, LEXICAL: qm.SparseVector(indices=p.sparse[0], values=p.sparse[1])})
+            for p in points], wait=True)
+
+    def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
+        self.client.set_payload(self.collection, payload=payload, points=[point_id], wait=True)
+
+    def delete(self, ids: list[str]) -> None:
+        self.client.delete(self.collection, points_selector=self.qm.PointIdsList(points=list(ids)), wait=True)
+
+    def scan(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        offset = None
+        while True:
+            records, offset = self.client.scroll(self.collection, limit=1000, offset=offset,
+                                                 with_payload=SCAN_FIELDS, with_vectors=False)
+            out.update((str(r.id), dict(r.payload or {})) for r in records)
+            if offset is None:
+                return out
+
+    def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
+              limit: int) -> list[Hit]:
+        qm = self.qm
+        flt = self._filter(scope)
+        lexical = qm.SparseVector(indices=sparse[0], values=sparse[1])
+        if ranking.method == "dense" or (ranking.method != "lexical" and not sparse[0]):
+            kwargs: dict[str, Any] = {"query": dense, "using": DENSE}
+        elif ranking.method == "lexical":
+            kwargs = {"query": lexical, "using": LEXICAL}
+        else:
+            fusion = (qm.RrfQuery(rrf=qm.Rrf(k=ranking.k, weights=list(ranking.weights))) if ranking.method == "rrf"
+                      else qm.FusionQuery(fusion=qm.Fusion.DBSF))
+            kwargs = {"query": fusion, "prefetch": [
+                qm.Prefetch(query=dense, using=DENSE, filter=flt, limit=ranking.prefetch),
+                qm.Prefetch(query=lexical, using=LEXICAL, filter=flt, limit=ranking.prefetch)]}
+        response = self.client.query_points(self.collection, query_filter=flt, limit=limit, with_payload=True,
+                                            **kwargs)
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
+
+    def count(self) -> int:
+        return int(self.client.count(self.collection, exact=True).count)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_index(qdrant_url: str | None, data_dir: Path, dimension: int, *, collection: str = "hub_catalog",
+               api_key: str | None = None) -> Index:
+    if qdrant_url:
+        return ClientIndex(qdrant_url, dimension, collection=collection, api_key=api_key)
+    return EdgeIndex(data_dir / "search", dimension)
+
+
+async def run(fn: Any, *args: Any) -> Any:
+    """Index calls leave the event loop (a server round trip, or an update that writes to disk)."""
+    return await asyncio.to_thread(fn, *args)

@@ -1,0 +1,196 @@
+"""Semantic capability search: keeps the index in step with the catalog and answers ranked queries.
+
+Start-up never waits for search: the model loads and the index catches up in the background, with
+progress in `status()` (shown by /readyz and the CLI). Until the model is loaded, queries get a clear
+SearchUnavailable, never an empty list. Indexing is incremental: an entry is re-embedded only when the
+text it was embedded from (or the model) changed, so a restart or a re-sync embeds nothing new; a change
+of state or grants rewrites the payload alone, first, so a quarantined or disabled entry stops matching
+at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.search import lexical
+from hub.search.documents import Entry
+from hub.search.embedder import Embedder, load_model
+from hub.search.index import Hit, Index, IndexPoint, Ranking, Scope, open_index, run
+
+log = logging.getLogger("hub.search")
+
+EMBED_BATCH = 64  # entries embedded and written per step
+MAX_QUERY_CHARS = 1000
+
+Source = Callable[[], Iterable[Entry]]
+
+
+class SearchUnavailable(Exception):
+    """Search cannot answer now (model loading, or it failed to start); the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    model: str = "all-MiniLM-L6-v2"
+    max_seq_length: int = 128
+    threads: int | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    collection: str = "hub_catalog"
+    ranking: Ranking = field(default_factory=Ranking)
+
+
+class Search:
+    def __init__(self, settings: SearchSettings, data_dir: Path) -> None:
+        self.settings = settings
+        self.data_dir = data_dir
+        self.sources: list[Source] = []
+        self.embedder: Embedder | None = None
+        self.index: Index | None = None
+        self.state = "starting"  # starting -> loading -> indexing <-> ready | failed
+        self.error: str | None = None
+        self.total = 0
+        self.done = 0
+        self._known: dict[str, dict[str, Any]] = {}  # point id -> {index_key, sig} as the index holds them
+        self._payloads: dict[str, tuple[Entry, str, dict[str, Any]]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.last_indexed_at: float | None = None
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def add_source(self, source: Source) -> None:
+        self.sources.append(source)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def changed(self) -> None:
+        """Something searchable may have changed: reconcile soon (coalesced)."""
+        self._wake.set()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.embedder is not None:
+            self.embedder.close()
+        if self.index is not None:
+            await run(self.index.close)
+            self.index = None
+
+    async def _run(self) -> None:
+        s = self.settings
+        try:
+            self.state = "loading"
+            started = time.perf_counter()
+            model = await asyncio.to_thread(load_model, s.model, max_seq_length=s.max_seq_length, threads=s.threads)
+            self.embedder = Embedder(model, model_id=s.model)
+            self.index = await asyncio.to_thread(open_index, s.qdrant_url, self.data_dir, self.embedder.dimension,
+                                                 collection=s.collection, api_key=s.qdrant_api_key)
+            self._known = await run(self.index.scan)
+            log.info("search model %s loaded in %.1f s; %d entries already indexed", s.model,
+                     time.perf_counter() - started, len(self._known))
+        except Exception as exc:
+            self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+            log.error("search could not start: %s", self.error)
+            return
+        self._wake.set()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._reconcile()
+                self.error = None
+            except Exception as exc:  # keep serving what is indexed; retry on the next change or in 5 s
+                self.error = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("search indexing failed: %s", self.error)
+                await asyncio.sleep(5)
+                self._wake.set()
+
+    # ------------------------------------------------------------------------------ indexing
+
+    def _desired(self) -> dict[str, Entry]:
+        entries: dict[str, Entry] = {}
+        for source in self.sources:
+            for entry in source():
+                entries[entry.point_id] = entry
+        return entries
+
+    def _payload(self, entry: Entry, model_id: str, version: str) -> dict[str, Any]:
+        """The entry's payload, computed once per distinct entry (the catalog re-reads often, changes rarely)."""
+        cached = self._payloads.get(entry.point_id)
+        if cached is None or cached[0] != entry or cached[1] != model_id:
+            cached = (entry, model_id, entry.payload(model_id, version))
+            self._payloads[entry.point_id] = cached
+        return cached[2]
+
+    async def _reconcile(self) -> None:
+        assert self.embedder is not None and self.index is not None
+        model_id, version = self.embedder.model_id, lexical.VERSION
+        desired = self._desired()
+        payloads = {pid: self._payload(entry, model_id, version) for pid, entry in desired.items()}
+        self._payloads = {pid: self._payloads[pid] for pid in desired}
+        stale = [pid for pid in self._known if pid not in desired]
+        embed = [pid for pid, p in payloads.items() if self._known.get(pid, {}).get("index_key") != p["index_key"]]
+        embedding = set(embed)
+        relabel = [pid for pid, p in payloads.items()
+                   if pid in self._known and pid not in embedding and self._known[pid].get("sig") != p["sig"]]
+        self.total = len(desired)
+        self.done = self.total - len(embed) - len(relabel)
+        if embed or relabel or stale:
+            self.state = "indexing"
+        # Payload-only changes first: a quarantine or a revoked grant must stop matching before new entries.
+        for pid in relabel:
+            await run(self.index.set_payload, pid, payloads[pid])
+            self._known[pid] = {"index_key": payloads[pid]["index_key"], "sig": payloads[pid]["sig"]}
+            self.done += 1
+        if stale:
+            await run(self.index.delete, stale)
+            for pid in stale:
+                self._known.pop(pid, None)
+        for start in range(0, len(embed), EMBED_BATCH):
+            batch = embed[start:start + EMBED_BATCH]
+            texts = [desired[pid].text for pid in batch]
+            vectors = await self.embedder.documents(texts)
+            points = [IndexPoint(pid, vector.tolist(), lexical.document_vector(desired[pid].text), payloads[pid])
+                      for pid, vector in zip(batch, vectors, strict=True)]
+            await run(self.index.upsert, points)
+            for pid in batch:
+                self._known[pid] = {"index_key": payloads[pid]["index_key"], "sig": payloads[pid]["sig"]}
+            self.done += len(batch)
+        self.state = "ready"
+        self.last_indexed_at = time.time()
+
+    # ------------------------------------------------------------------------------ queries
+
+    @property
+    def ready(self) -> bool:
+        return self.embedder is not None and self.index is not None
+
+    async def find(self, text: str, scope: Scope, limit: int) -> list[Hit]:
+        """The best `limit` entries within `scope` for `text`, best first."""
+        if self.embedder is None or self.index is None:
+            why = self.error if self.state == "failed" else "the search model is still loading; retry shortly"
+            raise SearchUnavailable(f"Search is unavailable: {why}")
+        if scope.grants is not None and not scope.grants:
+            return []
+        dense = await self.embedder.query(text[:MAX_QUERY_CHARS])
+        sparse = lexical.query_vector(text[:MAX_QUERY_CHARS])
+        return await run(self.index.query, dense.tolist(), sparse, scope, self.settings.ranking, limit)
+
+    def status(self) -> dict[str, Any]:
+        """Progress for /readyz and the CLI."""
+        status: dict[str, Any] = {"state": self.state, "indexed": self.done, "total": self.total,
+                                  "embedded": self.embedder.documents_embedded if self.embedder else 0}
+        if self.error:
+            status["error"] = self.error
+        return status
