@@ -234,10 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     from hub.cli_audit import register as register_audit
     from hub.cli_gateway import register as register_gateway
     from hub.cli_identity import register
+    from hub.cli_search import register as register_search
 
     register(sub, remote)
     register_gateway(sub, remote, upstream=up, tools=tl)
     register_audit(sub, common)
+    register_search(sub, remote)
     return parser
 
 

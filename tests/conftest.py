@@ -13,6 +13,10 @@ from sqlalchemy import text
 
 from hub.catalog.store import Store
 
+# The embedding model must never reach for the network: any attempt fails the test instead.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
 # The server holding the throwaway databases (trust auth); override with HUB_TEST_POSTGRES_DSN.
 POSTGRES_DSN = os.environ.get("HUB_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 

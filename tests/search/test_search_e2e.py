@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.gateway.e2e import GW, audit, is_, mcp_client, names, principal_token, register, tool
+from tests.gateway.test_cli import hub_cli
 from tests.harness import RunningHub, http_upstream, running_hub
 from tests.identity.oauth_helpers import eventually
 
@@ -135,8 +136,13 @@ async def test_restart_embeds_nothing_already_indexed(tmp_path: Path) -> None:
     with http_upstream(CORPUS, corpus(tmp_path, "docs", DOCS)) as docs_url:
         async with running_hub(tmp_path, search=True) as hub:
             await add_upstream(hub, "docs", docs_url)
+            # The CLI's progress bar follows the indexer to the end.
+            code, _, err = await hub_cli(hub, "search", "status", "--wait", "--timeout", "120")
+            assert code == 0 and "indexing" in err and f"{len(DOCS)}/{len(DOCS)}" in err
             first = await indexed(hub, len(DOCS))
             assert first["embedded"] == len(DOCS)
+            code, out, _ = await hub_cli(hub, "search", "send a message by email", "--limit", "2")
+            assert code == 0 and out.splitlines()[0].split()[1] == "docs.send_email" and len(out.splitlines()) == 2
         async with running_hub(tmp_path, search=True) as hub:
             again = await indexed(hub, len(DOCS))
             assert again["embedded"] == 0 and again["indexed"] == len(DOCS)
