@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.e2e import GW, audit, is_, mcp_client, names, principal_token, register, tool
+from tests.gateway.e2e import GW, approve, audit, is_, mcp_client, names, principal_token, register, tool
 from tests.gateway.test_cli import hub_cli
 from tests.harness import RunningHub, http_upstream, running_hub
 from tests.identity.oauth_helpers import eventually
@@ -116,6 +116,15 @@ async def test_quarantine_and_kill_switches_leave_results_at_once(tmp_path: Path
             assert "gw.greet" not in {r["name"] for r in await search(hub, admin, "say hello to someone", limit="50")}
             after = await indexed(hub, len(DOCS) + 8)
             assert after["embedded"] == before["embedded"] + 1  # only the changed definition was re-embedded
+            # Approving the new definition makes it searchable within moments, with nothing more to embed.
+            assert (await approve(hub, "gw.greet")).status_code == 200
+
+            async def found() -> bool:
+                hits = await search(hub, admin, "greet a person by their name", limit="1")
+                return hits[0]["name"] == "gw.greet"
+
+            assert await eventually(found, 10)
+            assert (await indexed(hub, len(DOCS) + 8))["embedded"] == after["embedded"]
 
             # A disabled tool, then a disabled upstream, leave the results immediately.
             async with hub.http() as http:
