@@ -20,7 +20,6 @@ import asyncio
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,9 +33,13 @@ from searchbench import (
     BenchError,
     Hub,
     approve_pending,
+    cpu_percent,
+    cpu_seconds,
     gather_limited,
+    git_describe,
     log,
     new_token,
+    other_cpu_warning,
     parse_env,
     processes,
     register_upstream,
@@ -182,8 +185,9 @@ def parse_methods(methods: str, weights: str | None) -> list[Method]:
     return out
 
 
-async def run_queries(hub: Hub, s: EvalSet, concurrency: int) -> tuple[list[list[str]], int, float]:
-    """Every query of the set through the search API: (ranked names per query, errors, seconds)."""
+async def run_queries(hub: Hub, s: EvalSet, concurrency: int
+                      ) -> tuple[list[list[str]], int, float, dict[str, float]]:
+    """Every query of the set through the search API: (ranked names per query, errors, seconds, CPU %)."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with hub.client(limits=limits, timeout=120) as http:
         async def ask(text: str) -> list[str] | None:
@@ -201,11 +205,12 @@ async def run_queries(hub: Hub, s: EvalSet, concurrency: int) -> tuple[list[list
             return None
 
         await ask("warm-up query")  # the first query after a start pays one-time costs
-        started = time.perf_counter()
+        cpu_before, started = cpu_seconds({"hub": hub.pid}), time.perf_counter()
         answers = await gather_limited(concurrency, [lambda q=q: ask(q["query"]) for q in s.queries])
         elapsed = time.perf_counter() - started
+        cpu_after = cpu_seconds({"hub": hub.pid})
     errors = sum(1 for a in answers if a is None)
-    return [a or [] for a in answers], errors, elapsed
+    return [a or [] for a in answers], errors, elapsed, cpu_percent(cpu_before, cpu_after, elapsed)
 
 
 async def run_set(s: EvalSet, methods: list[Method], args: argparse.Namespace, work: Path,
@@ -234,28 +239,17 @@ async def run_set(s: EvalSet, methods: list[Method], args: argparse.Namespace, w
             else:
                 status = await wait_search_ready(hub, s.tools)
             log(f"{s.name}: {method.label}: {len(s.queries)} queries …")
-            ranked, errors, elapsed = await run_queries(hub, s, args.concurrency)
+            ranked, errors, elapsed, cpu = await run_queries(hub, s, args.concurrency)
             scores = [score(r, q["gold"], s.ids_by_name) for r, q in zip(ranked, s.queries, strict=True)]
             n = max(len(scores), 1)
             result: dict[str, Any] = {"method": method.label, "fusion": method.fusion,
                                       "weights": list(method.weights) if method.weights else None}
             result.update({m: round(100 * sum(sc[m] for sc in scores) / n, 2) for m in METRICS})
             result.update({"queries_per_s": round(len(scores) / elapsed, 1) if elapsed else None, "errors": errors,
-                           "embedded_since_start": status.get("embedded")})
+                           "cpu_percent": cpu, "embedded_since_start": status.get("embedded")})
             out["results"].append(result)
         hub.stop()
     return out
-
-
-def git_describe() -> str | None:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+changes" if dirty else "")
 
 
 def render(report: dict[str, Any]) -> str:
@@ -268,20 +262,22 @@ def render(report: dict[str, Any]) -> str:
         notes = [f"{s['queries']} queries / {s['tools']} tools", f"{s['approved_by_hand']} approved by hand",
                  f"indexed in {s['index_s']:.1f} s"]
         if s["skipped_entries"]:
-            notes.append(f"{s['skipped_entries']} non-tool entries skipped")
+            notes.append(f"{s['skipped_entries']} skipped non-tool entries")
         if s["skipped_queries"]:
-            notes.append(f"{s['skipped_queries']} queries skipped")
+            notes.append(f"{s['skipped_queries']} skipped queries")
         if s["shared_names"]:
             notes.append(f"{s['shared_names']} ids share a tool name")
         lines.append(f"{s['set']} ({', '.join(notes)})")
-        rows = [("method", "Recall@1", "Recall@5", "nDCG@10", "MRR", "queries/s", "errors")]
+        rows = [("method", "Recall@1", "Recall@5", "nDCG@10", "MRR", "queries/s", "errors", "CPU% hub/other")]
         for r in s["results"]:
+            cpu = r["cpu_percent"]
             rows.append((r["method"], *(f"{r[m]:.1f}" for m in METRICS), f"{r['queries_per_s']:.1f}",
-                         str(r["errors"])))
+                         str(r["errors"]), "/".join(f"{cpu[n]:.0f}" if n in cpu else "-" for n in ("hub", "other"))))
         lines += ["  " + line for line in table(rows)] + [""]
         reembedded = [r["method"] for r in s["results"][1:] if r.get("embedded_since_start")]
         if reembedded:
             lines.insert(-1, f"  note: the hub re-embedded entries on restart for {', '.join(reembedded)}")
+    lines += [f"warning: {w}" for w in report["warnings"]]
     return "\n".join(lines).rstrip()
 
 
@@ -305,6 +301,8 @@ def bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="hub-search-quality-") as tmp:
         for s in sets:
             report["sets"].append(asyncio.run(run_set(s, methods, args, Path(tmp), hub_env)))
+    warning = other_cpu_warning([r["cpu_percent"] for s in report["sets"] for r in s["results"]])
+    report["warnings"] = [warning.replace("these figures", "queries/s")] if warning else []
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 1 if any(r["errors"] for s in report["sets"] for r in s["results"]) else 0
 

@@ -317,6 +317,16 @@ def memory_kib(pid: int) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------------- load generator
 
 
+def cpu_percent(before: dict[str, float], after: dict[str, float], wall_s: float) -> dict[str, float]:
+    """% of one core each watched process (and this one: loadgen) used between two cpu_seconds() readings, and
+    `other`: everything else on the machine."""
+    used = {name: round(100 * (after[name] - before[name]) / wall_s, 1) for name in after if name in before}
+    if "machine" in used:
+        ours = sum(value for name, value in used.items() if name != "machine")
+        used["other"] = round(max(0.0, used.pop("machine") - ours), 1)
+    return used
+
+
 class QueryFailed(Exception):
     pass
 
@@ -352,7 +362,7 @@ async def search_load(url: str, token: str, next_query: Callable[[], str], *, co
     errors = 0
     first_error: str | None = None
     last_done = measure_from
-    cpu_percent: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     watch = watch or {}
 
     async def sample_cpu() -> None:
@@ -360,11 +370,7 @@ async def search_load(url: str, token: str, next_query: Callable[[], str], *, co
         before, wall_from = cpu_seconds(watch), time.monotonic()
         await asyncio.sleep(max(0.0, measure_until - loop.time()))
         after, wall = cpu_seconds(watch), time.monotonic() - wall_from
-        cpu_percent.update({name: round(100 * (after[name] - before[name]) / wall, 1)
-                            for name in after if name in before})
-        if "machine" in cpu_percent:
-            ours = sum(value for name, value in cpu_percent.items() if name != "machine")
-            cpu_percent["other"] = round(max(0.0, cpu_percent.pop("machine") - ours), 1)
+        cpu.update(cpu_percent(before, after, wall))
 
     async def connection() -> None:
         nonlocal errors, first_error, last_done
@@ -417,7 +423,7 @@ async def search_load(url: str, token: str, next_query: Callable[[], str], *, co
     return LoadResult(len(latencies), errors, round(elapsed, 3), round(len(latencies) / elapsed, 1),
                       round(percentile(latencies, 0.50), 2), round(percentile(latencies, 0.99), 2),
                       round(sum(result_counts) / len(result_counts), 2) if result_counts else 0.0, first_error,
-                      cpu_percent)
+                      cpu)
 
 
 async def gather_limited(concurrency: int, jobs: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
@@ -444,6 +450,17 @@ def other_cpu_warning(cpu_windows: list[dict[str, float]]) -> str | None:
         return (f"other processes used up to {busiest:.0f}% of a core during a measurement; these figures "
                 "understate what this machine can do (run again when it is idle)")
     return None
+
+
+def git_describe() -> str | None:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if dirty else "")
 
 
 def new_token() -> str:

@@ -112,8 +112,10 @@ class Settings(BaseSettings):
     search_model: str = "all-MiniLM-L6-v2"  # a bundled name, a directory, or a name in the local HF cache
     search_max_seq_length: int = Field(default=128, ge=16, le=512)
     search_threads: int | None = Field(default=None, ge=1, le=64)  # torch threads; default: every core
-    search_fusion: Literal["rrf", "dbsf", "dense", "lexical"] = "rrf"
-    search_weights: tuple[float, float] = (1.0, 1.0)  # dense, lexical (rrf)
+    # How dense and lexical scores combine (bench/search_quality.py compares them): linear is
+    # weights[0] x cosine + weights[1] x BM25; rrf is weighted reciprocal rank fusion.
+    search_fusion: Literal["linear", "rrf", "dbsf", "dense", "lexical"] = "linear"
+    search_weights: tuple[float, float] = (1.0, 0.15)
     qdrant_api_key: str | None = None
     qdrant_collection: str = "hub_catalog"
     # Discovery mode: tools/list shows hub.find_tools and hub.call_tool instead of every tool. "auto" turns

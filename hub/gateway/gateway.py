@@ -33,7 +33,7 @@ from hub.gateway.policy import may_search, may_use_tool, may_use_upstream, searc
 from hub.gateway.ratelimit import Decision, Limiter, Rate, RateLimitUnavailable
 from hub.gateway.validation import validate_arguments, validate_output
 from hub.identity.principal import Principal
-from hub.search.documents import Entry, document_text
+from hub.search.documents import Entry, texts
 from hub.search.index import Scope
 from hub.search.search import Search
 
@@ -375,7 +375,7 @@ class Gateway:
                       state="disabled" if r.upstream in disabled else r.state.value,
                       grants=tool_grants(r.name, r.upstream), name=r.name, title=r.title,
                       description=r.description or "",
-                      text=document_text(r.upstream_tool, r.title, r.description, r.input_schema))
+                      texts=texts(r.name, r.title, r.description, r.input_schema))
                 for r in self.federation.tools.values()]
 
     async def find(self, principal: Principal, text: str, *, kinds: tuple[str, ...] = ("tool", "agent", "skill"),

@@ -22,6 +22,15 @@ def words(identifier: str) -> str:
 
 
 @dataclass(frozen=True)
+class Texts:
+    """The three renderings of one entry (the ranking recipe measured in bench/search_quality.py)."""
+
+    document: str  # description first, then the name in words: the main dense vector
+    label: str  # the name in words (and the title): a second, short dense vector
+    lexical: str  # name, description and parameters: the sparse BM25 vector
+
+
+@dataclass(frozen=True)
 class Entry:
     """One searchable thing: a tool, an agent or an agent's skill."""
 
@@ -33,7 +42,7 @@ class Entry:
     name: str
     title: str | None
     description: str
-    text: str  # what is embedded and matched lexically
+    texts: Texts  # what is embedded and matched lexically
 
     @property
     def point_id(self) -> str:
@@ -44,7 +53,7 @@ class Entry:
             "kind": self.kind, "key": self.key, "source": self.source, "state": self.state,
             "grants": list(self.grants), "name": self.name, "title": self.title,
             "description": self.description,
-            "index_key": _digest(f"{model_id}|{lexical_version}|{self.text}"),
+            "index_key": _digest(f"{model_id}|{lexical_version}|{self.texts}"),
         }
         payload["sig"] = _digest(json.dumps(payload, sort_keys=True))
         return payload
@@ -69,11 +78,14 @@ def parameter_text(schema: dict[str, Any] | None) -> str:
     return "; ".join(parts)
 
 
-def document_text(name: str, title: str | None, description: str | None, schema: dict[str, Any] | None) -> str:
-    """The embedded text: the name in words (and the title), the description, then the parameters."""
+def texts(name: str, title: str | None, description: str | None, schema: dict[str, Any] | None) -> Texts:
+    """A tool's texts. Description first: a model reads the start of a long text best, and names are terse."""
     label = words(name)
     if title and title.strip() and title.strip().lower() != label:
-        label = f"{title.strip()} ({label})"
-    text = f"{label}: {(description or '').strip()[:MAX_DESCRIPTION]}".rstrip(": ")
+        label = f"{title.strip()}, {label}"
+    described = (description or "").strip()[:MAX_DESCRIPTION]
     params = parameter_text(schema)
-    return f"{text}. Parameters: {params}" if params else text
+    document = f"{described} ({label})" if described else label
+    if params:
+        document += f" Parameters: {params}"
+    return Texts(document=document, label=label, lexical=f"{label} {described} {params}".strip())

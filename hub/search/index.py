@@ -51,10 +51,12 @@ class Scope:
 class Ranking:
     """How the dense and lexical candidate lists become one ranking (inside Qdrant's query API)."""
 
-    method: Literal["rrf", "dbsf", "dense", "lexical"] = "rrf"
-    weights: tuple[float, float] = (1.0, 1.0)  # dense, lexical (rrf)
-    k: int = 60  # rrf
-    prefetch: int = 64  # candidates from each side
+    # linear: weights[0] x cosine + weights[1] x BM25 (a Qdrant score formula). Measured on MetaTool, it beats
+    # weighted RRF by about a point of nDCG@10 and DBSF by two; naive RRF loses to dense alone.
+    method: Literal["linear", "rrf", "dbsf", "dense", "lexical"] = "linear"
+    weights: tuple[float, float] = (1.0, 0.15)  # dense, lexical (linear and rrf)
+    k: int = 2  # rrf
+    prefetch: int = 100  # candidates from each side
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,15 @@ class EdgeIndex:
         else:
             prefetch = [qe.Prefetch(ranking.prefetch, dense_q, filter=flt),
                         qe.Prefetch(ranking.prefetch, lexical_q, filter=flt)]
-            fusion = (qe.Fusion.Rrf(k=ranking.k, weights=list(ranking.weights)) if ranking.method == "rrf"
-                      else qe.Fusion.Dbsf())
+            if ranking.method == "linear":
+                ex, (w_dense, w_lexical) = qe.Expression, ranking.weights
+                fusion = qe.Formula(ex.Sum([ex.Mult([ex.Constant(w_dense), ex.Variable("$score[0]")]),
+                                            ex.Mult([ex.Constant(w_lexical), ex.Variable("$score[1]")])]),
+                                    defaults={"$score[0]": 0.0, "$score[1]": 0.0})
+            elif ranking.method == "rrf":
+                fusion = qe.Fusion.Rrf(k=ranking.k, weights=list(ranking.weights))
+            else:
+                fusion = qe.Fusion.Dbsf()
             request = qe.QueryRequest(limit=limit, prefetches=prefetch, query=fusion, filter=flt, with_payload=True)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in self.shard.query(request)]
 
@@ -245,8 +254,16 @@ class ClientIndex:
         elif ranking.method == "lexical":
             kwargs = {"query": lexical, "using": LEXICAL}
         else:
-            fusion = (qm.RrfQuery(rrf=qm.Rrf(k=ranking.k, weights=list(ranking.weights))) if ranking.method == "rrf"
-                      else qm.FusionQuery(fusion=qm.Fusion.DBSF))
+            fusion: Any
+            if ranking.method == "linear":
+                w_dense, w_lexical = ranking.weights
+                fusion = qm.FormulaQuery(formula=qm.SumExpression(sum=[
+                    qm.MultExpression(mult=[w_dense, "$score[0]"]), qm.MultExpression(mult=[w_lexical, "$score[1]"])]),
+                    defaults={"$score[0]": 0.0, "$score[1]": 0.0})
+            elif ranking.method == "rrf":
+                fusion = qm.RrfQuery(rrf=qm.Rrf(k=ranking.k, weights=list(ranking.weights)))
+            else:
+                fusion = qm.FusionQuery(fusion=qm.Fusion.DBSF)
             kwargs = {"query": fusion, "prefetch": [
                 qm.Prefetch(query=dense, using=DENSE, filter=flt, limit=ranking.prefetch),
                 qm.Prefetch(query=lexical, using=LEXICAL, filter=flt, limit=ranking.prefetch)]}

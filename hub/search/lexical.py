@@ -1,7 +1,7 @@
 """The lexical side of search: words to a sparse vector that Qdrant scores with BM25-style IDF.
 
 Qdrant applies the IDF (`modifier=IDF`, over the whole collection) at query time; documents carry BM25's
-saturated term frequency, queries carry one per distinct term, so the dot product is BM25. Terms map to
+saturated term frequency, queries 1/n per distinct term, so the dot product is BM25 averaged over terms. Terms map to
 sparse indices through a stable hash: no vocabulary to keep in step between replicas or restarts.
 """
 
@@ -10,50 +10,58 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
+from functools import lru_cache
 
-VERSION = "lex1"  # part of every entry's index key: changing the scheme below re-indexes everything
+import snowballstemmer
+
+VERSION = "lex2"  # part of every entry's index key: changing the scheme below re-indexes everything
 
 # Identifier-aware words: "getWeatherForecast", "get_weather", "PDF2Text" and "e-mail" all split into words.
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
+# scikit-learn's English stop words, less the content words among them that name what tools do
+# (bill, call, fire, system, name, move, ...): function words carry no intent, those do.
 _STOP_WORDS = """
-a about above after again against all am an and any are as at be because been before being below between both
-but by can could did do does doing down during each few for from further had has have having he her here hers
-herself him himself his how i if in into is it its itself just let me more most my myself no nor not now of off
-on once only or other our ours ourselves out over own please same she should so some such than that the their
-theirs them themselves then there these they this those through to too under until up very was we were what
-when where which while who whom why will with would you your yours yourself yourselves also like want need
-get give tell show find help use using via may might must shall able would could im ive id youre whats
+a about above across after afterwards again against all almost alone along already also although always am among
+amongst amoungst an and another any anyhow anyone anything anyway anywhere are around as at be became because become
+becomes becoming been before beforehand behind being below beside besides between beyond both but by can cannot cant
+co con could couldnt de do done down due during each eg eight either eleven else elsewhere enough etc even ever every
+everyone everything everywhere except few fifteen fifty find first five for former formerly forty found four from
+further get give go had has hasnt have he hence her here hereafter hereby herein hereupon hers herself him himself his
+how however hundred i ie if in inc indeed into is it its itself keep last latter latterly least less ltd made many may
+me meanwhile might mine more moreover most mostly much must my myself namely neither never nevertheless next nine no
+nobody none noone nor not nothing now nowhere of off often on once one only onto or other others otherwise our ours
+ourselves out over own per perhaps please put rather re same see seem seemed seeming seems several she should show
+since six sixty so some somehow someone something sometime sometimes somewhere still such take ten than that the their
+them themselves then thence there thereafter thereby therefore therein thereupon these they third this those though
+three through throughout thru thus to together too toward towards twelve twenty two un under until up upon us very via
+was we well were what whatever when whence whenever where whereafter whereas whereby wherein whereupon wherever whether
+which while whither who whoever whole whom whose why will with within without would yet you your yours yourself
+yourselves
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
+# BM25 (Lucene's k1 and b); a fixed average length, so a document's weights never depend on the others.
 K1 = 1.2
 B = 0.75
-AVG_LEN = 24.0  # a typical tool text in words; fixed, so a document's weights never depend on the others
+AVG_LEN = 20.0
+
+_stemmer = snowballstemmer.stemmer("english")
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A light, deterministic suffix stripper: plural and verb forms meet their base ("files" = "file")."""
-    if len(word) <= 3:
-        return word
-    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                return word
-            if suffix == "es" and not word.endswith(("shes", "ches", "xes", "zes", "sses")):
-                return word[:-1]  # "files" -> "file", not "fil"
-            return word[: len(word) - len(suffix)] + keep
-    return word
+    """Snowball (Porter 2): "files" = "file", "converting" = "convert"."""
+    return _stemmer.stemWord(word)
 
 
 def terms(text: str) -> list[str]:
-    """The text's searchable terms: identifier-split words, lowercased, stop words out, lightly stemmed."""
+    """The text's searchable terms: identifier-split words, lowercased, stop words out, stemmed."""
     out = []
     for match in _WORD.finditer(text):
         word = match.group().lower()
-        if word in STOP_WORDS or (len(word) == 1 and not word.isdigit()):
-            continue
-        out.append(stem(word))
+        if word not in STOP_WORDS:
+            out.append(stem(word))
     return out
 
 
@@ -79,5 +87,7 @@ def document_vector(text: str) -> tuple[list[int], list[float]]:
 
 
 def query_vector(text: str) -> tuple[list[int], list[float]]:
-    """One per distinct query term (Qdrant multiplies in the IDF)."""
-    return _sparse({_index(term): 1.0 for term in set(terms(text))})
+    """1/n for each of the query's n distinct terms: the lexical score is a mean over terms (Qdrant multiplies
+    in the IDF), so long questions and short keyword queries weigh the same against the dense score."""
+    distinct = {_index(term) for term in terms(text)}
+    return _sparse(dict.fromkeys(distinct, 1.0 / len(distinct))) if distinct else ([], [])

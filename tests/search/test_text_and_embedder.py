@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hub.search import lexical
-from hub.search.documents import Entry, document_text, words
+from hub.search.documents import Entry, texts, words
 from hub.search.embedder import Embedder, load_model
 
 
@@ -18,7 +18,8 @@ def test_terms_split_identifiers_drop_stop_words_and_meet_plurals() -> None:
     assert words("PDF2Text_converter-v2") == "pdf 2 text converter v 2"
     assert lexical.terms("Convert the PDF files to text") == ["convert", "pdf", "file", "text"]
     assert lexical.terms("resizeImages") == lexical.terms("resize image")
-    assert lexical.terms("classes addresses boxes running") == ["class", "address", "box", "runn"]
+    assert lexical.terms("classes addresses boxes running") == ["class", "address", "box", "run"]
+    assert lexical.terms("call the billing system") == ["call", "bill", "system"]  # content words stay
 
 
 def test_sparse_vectors_are_deterministic_and_saturate_repeats() -> None:
@@ -28,16 +29,19 @@ def test_sparse_vectors_are_deterministic_and_saturate_repeats() -> None:
     forecast, weather = (lexical.query_vector(w)[0][0] for w in ("forecast", "weather"))
     assert weight[forecast] < weight[weather] < 3 * weight[forecast]  # BM25: more, but far less than linear
     assert lexical.query_vector("the weather, the WEATHER") == ([weather], [1.0])
+    assert sorted(lexical.query_vector("weather forecast")[1]) == [0.5, 0.5]  # a mean over the query's terms
     assert lexical.query_vector("the of and") == ([], [])
 
 
-def test_document_text_and_payload_track_what_was_embedded() -> None:
-    text = document_text("send_email", None, "Send an email.", {
+def test_texts_and_payload_track_what_was_embedded() -> None:
+    text = texts("mail.send_email", None, "Send an email.", {
         "type": "object", "properties": {"to": {"type": "string", "description": "recipient address"}}})
-    assert text == "send email: Send an email.. Parameters: to (recipient address)"
-    assert document_text("x", "Convert units", "Convert.", None) == "Convert units (x): Convert."
+    assert text.document == "Send an email. (mail send email) Parameters: to (recipient address)"
+    assert text.label == "mail send email"
+    assert text.lexical == "mail send email Send an email. to (recipient address)"
+    assert texts("x", "Convert units", "Convert.", None).label == "Convert units, x"
     entry = Entry(kind="tool", key="m.send_email", source="m", state="approved", grants=("tool:m.send_email",),
-                  name="m.send_email", title=None, description="Send an email.", text=text)
+                  name="m.send_email", title=None, description="Send an email.", texts=text)
     same = entry.payload("model-a", lexical.VERSION)
     assert same == entry.payload("model-a", lexical.VERSION)
     assert entry.payload("model-b", lexical.VERSION)["index_key"] != same["index_key"]  # a new model re-embeds
