@@ -1,7 +1,7 @@
 """Search quality through the hub's public search API: Recall@1, Recall@5, nDCG@10 and MRR per set and method.
 
-    python bench/search_quality.py [--data DIR] [--sets single,multi] [--methods dense,lexical,rrf,dbsf]
-                                   [--weights 1:0.5,0.5:1] [--limit-queries N] [--json]
+    python bench/search_quality.py [--data DIR] [--sets single,multi] [--methods linear,dense,lexical,rrf,dbsf]
+                                   [--weights 1:0.1,1:0.3] [--limit-queries N] [--json]
 
 For each set (a `corpus<suffix>.jsonl` / `queries<suffix>.jsonl` pair in --data, in the format of
 ../shared/data/metatool: corpus rows {id, name, description, optional title, parameters}, query rows {qid,
@@ -51,8 +51,9 @@ from searchbench import (
 
 PROGRAM = "search_quality"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "metatool"
-DEFAULT_METHODS = "dense,lexical,rrf,dbsf"
-FUSIONS = ("rrf", "dbsf", "dense", "lexical")
+DEFAULT_METHODS = "linear,dense,lexical,rrf,dbsf"
+FUSIONS = ("linear", "rrf", "dbsf", "dense", "lexical")
+RRF_WEIGHTS = (1.0, 0.4)  # weighted RRF at its best measured weights (k=2), for comparison with linear
 DEPTH = 50  # results asked for per query (the API's maximum): MRR counts a first hit down to this rank
 MAX_QUERY_CHARS = 1000
 
@@ -172,14 +173,14 @@ def parse_methods(methods: str, weights: str | None) -> list[Method]:
     for name in (m.strip() for m in methods.split(",") if m.strip()):
         if name not in FUSIONS:
             raise SystemExit(f"{PROGRAM}: --methods takes {', '.join(FUSIONS)}; got {name!r}")
-        out.append(Method(name, name))
+        out.append(Method(name, name, RRF_WEIGHTS if name == "rrf" else None))
     for item in (w.strip() for w in (weights or "").split(",") if w.strip()):
         try:
             dense, lexical = (float(v) for v in item.split(":"))
         except ValueError:
-            raise SystemExit(f"{PROGRAM}: --weights takes DENSE:LEXICAL pairs, e.g. 1:0.5,0.5:1; "
+            raise SystemExit(f"{PROGRAM}: --weights takes DENSE:LEXICAL pairs, e.g. 1:0.1,1:0.3; "
                              f"got {item!r}") from None
-        out.append(Method(f"rrf[{dense:g}:{lexical:g}]", "rrf", (dense, lexical)))
+        out.append(Method(f"linear[{dense:g}:{lexical:g}]", "linear", (dense, lexical)))
     if not out:
         raise SystemExit(f"{PROGRAM}: nothing to measure (--methods and --weights are empty)")
     return out
