@@ -50,6 +50,7 @@ class SearchSettings:
     model: str = "all-MiniLM-L6-v2"
     max_seq_length: int = 128
     threads: int | None = None
+    quantize: bool = False
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
     collection: str = "hub_catalog"
@@ -102,8 +103,9 @@ class Search:
         try:
             self.state = "loading"
             started = time.perf_counter()
-            model = await asyncio.to_thread(load_model, s.model, max_seq_length=s.max_seq_length, threads=s.threads)
-            self.embedder = Embedder(model, model_id=s.model)
+            model = await asyncio.to_thread(load_model, s.model, max_seq_length=s.max_seq_length, threads=s.threads,
+                                            quantize=s.quantize)
+            self.embedder = Embedder(model, model_id=f"{s.model}|int8" if s.quantize else s.model)
             self.index = await asyncio.to_thread(open_index, s.qdrant_url, self.data_dir, self.embedder.dimension,
                                                  collection=s.collection, api_key=s.qdrant_api_key)
             self._known = await run(self.index.scan)
