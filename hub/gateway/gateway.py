@@ -382,7 +382,7 @@ class Gateway:
                    limit: int = 10, trace_id: str | None = None) -> list[dict[str, Any]]:
         """Ranked search over what this caller may use. Raises Forbidden, RateLimited, SearchUnavailable."""
         started = time.perf_counter()
-        outcome, found = "ok", 0
+        found = 0
 
         async def audit(decision: str, outcome: str | None) -> None:
             await self.audit.record(AuditEntry(
@@ -406,11 +406,8 @@ class Gateway:
         try:
             hits = await self.search_engine.find(text, scope, limit + 10)
         except Exception:
-            outcome = "unavailable"
+            await audit("allow", "unavailable")
             raise
-        finally:
-            if outcome != "ok":
-                await audit("allow", outcome)
         results = []
         for hit in hits:
             # The index follows the catalog within moments; this check closes that window.

@@ -197,9 +197,13 @@ class Search:
             raise SearchUnavailable(f"Search is unavailable: {why}")
         if scope.grants is not None and not scope.grants:
             return []
-        dense = await self.embedder.query(text[:MAX_QUERY_CHARS])
         sparse = lexical.query_vector(text[:MAX_QUERY_CHARS])
-        return await run(self.index.query, dense.tolist(), sparse, scope, self.settings.ranking, limit)
+        try:
+            dense = await self.embedder.query(text[:MAX_QUERY_CHARS])
+            return await run(self.index.query, dense.tolist(), sparse, scope, self.settings.ranking, limit)
+        except Exception as exc:  # a Qdrant server down or refusing: a clear 503, never a stack trace
+            log.warning("search query failed: %s: %s", type(exc).__name__, exc)
+            raise SearchUnavailable("Search is unavailable: the search index did not answer; retry shortly") from None
 
     def status(self) -> dict[str, Any]:
         """Progress for /readyz and the CLI."""

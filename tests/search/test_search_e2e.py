@@ -223,3 +223,14 @@ async def test_search_input_is_validated_and_failures_are_clear(tmp_path: Path) 
         response = await http.get("/api/v1/search", params={"q": "pdf"})
         assert response.status_code == 503 and "Search is unavailable" in response.json()["detail"]
         assert "Traceback" not in response.text
+
+
+async def test_an_unreachable_qdrant_server_is_a_clear_503(tmp_path: Path) -> None:
+    async with running_hub(tmp_path, search=True, qdrant_url="http://127.0.0.1:9") as hub, hub.http() as http:
+        deadline = time.monotonic() + 60
+        while (status := (await http.get("/readyz")).json())["search"]["state"] != "failed":
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.1)
+        assert status["status"] == "ready"  # the rest of the hub serves on
+        response = await http.get("/api/v1/search", params={"q": "pdf"})
+        assert response.status_code == 503 and response.json()["detail"].startswith("Search is unavailable")
