@@ -25,16 +25,18 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 class Problem(Exception):
-    def __init__(self, status: int, title: str, detail: str | None = None, **extra: Any) -> None:
+    def __init__(self, status: int, title: str, detail: str | None = None, *, retry_after: str | None = None,
+                 **extra: Any) -> None:
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        self.retry_after = retry_after
 
     def response(self) -> Response:
         body: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status}
         if self.detail:
             body["detail"] = self.detail
         body.update(self.extra)
-        headers = None
+        headers = {"Retry-After": self.retry_after} if self.retry_after else None
         if self.status == 401:
             headers = {"WWW-Authenticate": 'Bearer realm="hub"'}
         elif self.status == 403 and self.extra.get("required_scopes"):

@@ -43,9 +43,7 @@ class SearchApi:
         except Forbidden as exc:
             raise Problem(403, "Forbidden", str(exc), required_scopes=["search"]) from None
         except RateLimited as exc:
-            return JSONResponse({"type": "about:blank", "title": "Too Many Requests", "status": 429,
-                                 "detail": str(exc)}, status_code=429, media_type="application/problem+json",
-                                headers={"Retry-After": exc.decision.retry_after_header})
+            raise Problem(429, "Too Many Requests", str(exc), retry_after=exc.decision.retry_after_header) from None
         except (SearchUnavailable, Unavailable) as exc:
             raise Problem(503, "Service Unavailable", str(exc)) from None
         return JSONResponse({"results": [{k: v for k, v in r.items() if k != "inputSchema"} for r in results]})

@@ -208,7 +208,8 @@ async def test_mcp_find_tools_and_discovery_mode(tmp_path: Path) -> None:
 
 
 async def test_search_input_is_validated_and_failures_are_clear(tmp_path: Path) -> None:
-    async with running_hub(tmp_path, search=True, search_model=str(tmp_path / "no-such-model")) as hub, \
+    async with running_hub(tmp_path, search=True, search_model=str(tmp_path / "no-such-model"),
+                           tool_rate_limit="1/m") as hub, \
             hub.http() as http:
         for params, status in [({}, 400), ({"q": "x" * 1001}, 400), ({"q": "pdf", "kind": "file"}, 400),
                                ({"q": "pdf", "limit": "0"}, 400), ({"q": "pdf", "limit": "51"}, 400),
@@ -223,6 +224,8 @@ async def test_search_input_is_validated_and_failures_are_clear(tmp_path: Path) 
         response = await http.get("/api/v1/search", params={"q": "pdf"})
         assert response.status_code == 503 and "Search is unavailable" in response.json()["detail"]
         assert "Traceback" not in response.text
+        response = await http.get("/api/v1/search", params={"q": "pdf"})  # searches count against the limits
+        assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
 
 
 async def test_an_unreachable_qdrant_server_is_a_clear_503(tmp_path: Path) -> None:
