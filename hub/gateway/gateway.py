@@ -28,40 +28,18 @@ from hub.gateway.access import AccessRequests
 from hub.gateway.approvals import STATE_PREFIX, CallApprovals, preview
 from hub.gateway.audit import AuditEntry, AuditLog, argument_digest
 from hub.gateway.breaker import Breakers
+from hub.gateway.discovery import Discovery
+from hub.gateway.errors import Forbidden, InvalidCursor, NotFound, RateLimited, Unavailable
 from hub.gateway.meta import CALL_TOOL, MetaTools
-from hub.gateway.policy import may_search, may_use_tool, may_use_upstream, search_grants, tool_grants
-from hub.gateway.ratelimit import Decision, Limiter, Rate, RateLimitUnavailable
+from hub.gateway.policy import may_use_tool, may_use_upstream
+from hub.gateway.ratelimit import Limiter, Rate, RateLimitUnavailable
 from hub.gateway.validation import validate_arguments, validate_output
 from hub.identity.principal import Principal
-from hub.search.documents import Entry, texts
-from hub.search.index import Scope
 from hub.search.search import Search
 
 log = logging.getLogger("hub.gateway")
 
-
-class NotFound(Exception):
-    """Unknown, or not visible to this caller: the two are deliberately the same answer."""
-
-
-class InvalidCursor(Exception):
-    pass
-
-
-class Forbidden(Exception):
-    """The caller lacks the scope an operation needs (discovery needs `search`)."""
-
-
-class Unavailable(Exception):
-    """The target exists but cannot be reached now; the message is safe to show."""
-
-
-class RateLimited(Exception):
-    """Over a rate limit; the limiter's decision says when to retry."""
-
-    def __init__(self, message: str, decision: Decision) -> None:
-        super().__init__(message)
-        self.decision = decision
+__all__ = ["Forbidden", "Gateway", "InvalidCursor", "NotFound", "RateLimited", "Rules", "Unavailable", "error_result"]
 
 
 def encode_cursor(last: str) -> str:
@@ -124,37 +102,27 @@ class Gateway:
         self.rules = rules or Rules()
         self.page_size = page_size
         self.approval_url = approval_url
-        self.search_engine = search
-        self.discovery = discovery  # off | on | auto (on past discovery_threshold visible tools)
-        self.discovery_threshold = discovery_threshold
+        self.discovery = Discovery(self, search, mode=discovery, threshold=discovery_threshold)
         self.meta = MetaTools(self)
-        if search is not None:
-            search.add_source(self.tool_entries)
 
     # ------------------------------------------------------------------------------ visibility
 
-    def _visible(self, principal: Principal, record: ToolRecord) -> bool:
+    def visible(self, principal: Principal, record: ToolRecord) -> bool:
         return (record.state == ToolState.approved
                 and record.upstream not in self.federation.disabled_upstreams
                 and may_use_tool(principal, record.name, record.upstream))
 
     def visible_tools(self, principal: Principal) -> list[ToolRecord]:
         tools = self.federation.tools
-        return [tools[name] for name in sorted(tools) if self._visible(principal, tools[name])]
+        return [tools[name] for name in sorted(tools) if self.visible(principal, tools[name])]
 
     def _tool_defs(self, principal: Principal) -> list[tuple[str, types.Tool]]:
         defs = self.federation.tool_defs
         visible = self.visible_tools(principal)
-        if self.discovering(principal, len(visible)):
+        if self.discovery.replaces_list(principal, len(visible)):
             return sorted(self.meta.listed(principal, discovery=True), key=lambda item: item[0])
         listed = [(r.name, defs[r.name]) for r in visible]
         return sorted(listed + self.meta.listed(principal), key=lambda item: item[0])
-
-    def discovering(self, principal: Principal, visible: int) -> bool:
-        """Whether tools/list shows the search meta-tools instead of this caller's (many) tools."""
-        if self.discovery == "off" or not self.meta.can_search(principal):
-            return False
-        return self.discovery == "on" or visible > self.discovery_threshold
 
     def list_tools(
         self, principal: Principal, cursor: str | None = None, limit: int | None = None
@@ -169,7 +137,7 @@ class Gateway:
 
     def tool(self, principal: Principal, name: str) -> ToolRecord:
         record = self.federation.tools.get(name)
-        if record is None or not self._visible(principal, record):
+        if record is None or not self.visible(principal, record):
             raise NotFound(f"Unknown tool: {name}")
         return record
 
@@ -187,7 +155,7 @@ class Gateway:
 
     # ------------------------------------------------------------------------------ calls
 
-    async def _rate_limit(self, principal: Principal, name: str, record: ToolRecord | None) -> None:
+    async def rate_limit(self, principal: Principal, name: str, record: ToolRecord | None) -> None:
         checks: list[tuple[str, Rate]] = []
         if self.rules.principal_rate is not None:
             checks.append((f"p:{principal.id}", self.rules.principal_rate))
@@ -240,9 +208,9 @@ class Gateway:
         meta_tool = self.meta.get(name)
         record = None if meta_tool is not None else self.federation.tools.get(name)
         visible = (meta_tool is not None and meta_tool.visible(principal)) or (
-            record is not None and self._visible(principal, record))
+            record is not None and self.visible(principal, record))
         try:
-            await self._rate_limit(principal, name, record if visible else None)
+            await self.rate_limit(principal, name, record if visible else None)
         except RateLimited:
             await audit("rate_limited")
             raise
@@ -365,69 +333,6 @@ class Gateway:
                                            decision=decision, outcome=None, latency_ms=None,
                                            definition_hash=None, argument_digest=None, trace_id=None,
                                            detail=detail))
-
-    # ------------------------------------------------------------------------------ search
-
-    def tool_entries(self) -> list[Entry]:
-        """The catalog's tools as search entries (the index keeps their state and grants as the filter)."""
-        disabled = self.federation.disabled_upstreams
-        return [Entry(kind="tool", key=r.name, source=r.upstream,
-                      state="disabled" if r.upstream in disabled else r.state.value,
-                      grants=tool_grants(r.name, r.upstream), name=r.name, title=r.title,
-                      description=r.description or "",
-                      texts=texts(r.name, r.title, r.description, r.input_schema))
-                for r in self.federation.tools.values()]
-
-    async def find(self, principal: Principal, text: str, *, kinds: tuple[str, ...] = ("tool", "agent", "skill"),
-                   limit: int = 10, trace_id: str | None = None) -> list[dict[str, Any]]:
-        """Ranked search over what this caller may use. Raises Forbidden, RateLimited, SearchUnavailable."""
-        started = time.perf_counter()
-        found = 0
-
-        async def audit(decision: str, outcome: str | None) -> None:
-            await self.audit.record(AuditEntry(
-                principal=principal.id, action="search", target=",".join(kinds), decision=decision, outcome=outcome,
-                argument_digest=argument_digest({"query": text}), trace_id=trace_id,
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                detail={"results": found} if decision == "allow" else None))
-
-        if self.search_engine is None or not may_search(principal):
-            await audit("deny", None)
-            raise Forbidden("searching the catalog needs the 'search' scope")
-        try:
-            await self._rate_limit(principal, "hub.search", None)
-        except RateLimited:
-            await audit("rate_limited", None)
-            raise
-        except RateLimitUnavailable as exc:
-            await audit("unavailable", None)
-            raise Unavailable(str(exc)) from None
-        scope = Scope(kinds=kinds, grants=search_grants(principal), hidden_sources=self.federation.disabled_upstreams)
-        try:
-            hits = await self.search_engine.find(text, scope, limit + 10)
-        except Exception:
-            await audit("allow", "unavailable")
-            raise
-        results = []
-        for hit in hits:
-            # The index follows the catalog within moments; this check closes that window.
-            result = self._search_result(principal, hit.payload, hit.score)
-            if result is not None:
-                results.append(result)
-            if len(results) == limit:
-                break
-        found = len(results)
-        await audit("allow", "ok")
-        return results
-
-    def _search_result(self, principal: Principal, payload: dict[str, Any], score: float) -> dict[str, Any] | None:
-        if payload.get("kind") != "tool":
-            return None  # only kinds the gateway can check right now are answered (fail closed)
-        record = self.federation.tools.get(payload.get("key", ""))
-        if record is None or not self._visible(principal, record):
-            return None
-        return {"kind": "tool", "name": record.name, "title": record.title, "description": record.description,
-                "inputSchema": record.input_schema, "score": round(score, 6)}
 
     # ------------------------------------------------------------------------------ prompts
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import mcp.types as types
 
 from hub.catalog.store import Conflict
-from hub.gateway.policy import may_search
 from hub.identity.principal import Principal
 from hub.identity.scopes import ScopeError, parse
 
@@ -61,10 +60,10 @@ class MetaTools:
                 if meta.visible(principal) and (discovery or not meta.discovery_only)]
 
     def can_search(self, principal: Principal) -> bool:
-        return self.gateway.search_engine is not None and may_search(principal)
+        return self.gateway.discovery.can_search(principal)
 
     def can_call_through(self, principal: Principal) -> bool:
-        return self.gateway.discovery != "off" and self.can_search(principal)
+        return self.gateway.discovery.mode != "off" and self.can_search(principal)
 
     async def find_tools(self, principal: Principal, arguments: dict[str, Any]) -> types.CallToolResult:
         return await self._find(principal, arguments, ("tool",), "tools")
@@ -78,7 +77,7 @@ class MetaTools:
         from hub.search.search import SearchUnavailable
 
         try:
-            results = await self.gateway.find(principal, arguments["query"], kinds=kinds,
+            results = await self.gateway.discovery.find(principal, arguments["query"], kinds=kinds,
                                               limit=arguments.get("limit", 10))
         except SearchUnavailable as exc:
             return error_result(str(exc))

@@ -39,7 +39,7 @@ class SearchApi:
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
             raise Problem(400, "Bad Request", f"limit must be an integer from 1 to {MAX_LIMIT}")
         try:
-            results = await self.gateway.find(principal, text, kinds=KINDS[kind], limit=int(limit_text))
+            results = await self.gateway.discovery.find(principal, text, kinds=KINDS[kind], limit=int(limit_text))
         except Forbidden as exc:
             raise Problem(403, "Forbidden", str(exc), required_scopes=["search"]) from None
         except RateLimited as exc:
@@ -49,7 +49,7 @@ class SearchApi:
         return JSONResponse({"results": [{k: v for k, v in r.items() if k != "inputSchema"} for r in results]})
 
     async def status(self, request: Request, principal: Principal) -> Response:
-        engine = self.gateway.search_engine
+        engine = self.gateway.discovery.search
         if engine is None:
             raise Problem(404, "Not Found", "search is turned off on this hub")
         return JSONResponse(engine.status())
