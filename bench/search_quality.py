@@ -30,7 +30,6 @@ from typing import Any
 import httpx
 from searchbench import (
     ROOT,
-    BenchError,
     Hub,
     approve_pending,
     cpu_percent,
@@ -330,11 +329,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return run_main(PROGRAM, lambda: bench(args))
-    except BenchError as exc:
-        print(exc.code, file=sys.stderr)
-        return 1
+    return run_main(PROGRAM, lambda: bench(args))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from searchbench import (
-    BenchError,
     Hub,
     approve_pending,
     cpu_seconds,
@@ -479,11 +478,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return run_main(PROGRAM, lambda: bench(args))
-    except BenchError as exc:
-        print(exc.code, file=sys.stderr)
-        return 1
+    return run_main(PROGRAM, lambda: bench(args))
 
 
 if __name__ == "__main__":

@@ -193,6 +193,9 @@ def run_main(program: str, body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print(f"{program}: interrupted", file=sys.stderr)
         return 130
+    except BenchError as exc:
+        print(exc.code, file=sys.stderr)
+        return 1
 
 
 @contextlib.contextmanager
