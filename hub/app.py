@@ -18,12 +18,15 @@ from starlette.types import Receive, Scope, Send
 
 from hub import __version__
 from hub.adapters.mcp import Limits
+from hub.catalog.agents import AgentStore
 from hub.catalog.entities import ToolRecord
+from hub.catalog.registry import AgentRegistry, RegistrySettings
 from hub.catalog.store import Store
 from hub.catalog.sync import Federation
 from hub.config import Settings
 from hub.events import TOOL_QUARANTINED, TOOLS_CHANGED, Event, EventBus
 from hub.gateway.access import AccessRequests
+from hub.gateway.agents import AgentGate
 from hub.gateway.approvals import CallApprovals
 from hub.gateway.audit import AuditLog
 from hub.gateway.breaker import Breakers
@@ -31,10 +34,15 @@ from hub.gateway.gateway import Gateway, Rules
 from hub.gateway.poisoning import scan_tool
 from hub.gateway.ratelimit import Rate, limiter_from_url
 from hub.identity.bearer import HubAuthBackend, challenge, load_or_create_admin_token, principal_of, rejection
+from hub.identity.fetch import FetchPolicy
 from hub.identity.service import Identity
 from hub.search.index import Ranking
 from hub.search.search import Search, SearchSettings
+from hub.surfaces.a2a_cards import CardServer
+from hub.surfaces.a2a_hub import HubAgent
+from hub.surfaces.a2a_proxy import AgentProxy
 from hub.surfaces.api import Api
+from hub.surfaces.api_agents import AgentsApi
 from hub.surfaces.api_audit import AuditApi
 from hub.surfaces.api_gateway import GatewayApi
 from hub.surfaces.api_identity import IdentityApi
@@ -57,6 +65,8 @@ class Hub:
     identity: Identity
     audit: AuditLog
     search: Search | None
+    agents: AgentGate
+    policy: FetchPolicy  # where the hub may connect for agents (cards, endpoints, push URLs)
 
 
 async def open_hub(settings: Settings) -> Hub:
@@ -121,6 +131,16 @@ async def open_hub(settings: Settings) -> Hub:
 
     identity.directory.on_change = tools_changed
     events.subscribe(TOOL_QUARANTINED, quarantined)
+    policy = FetchPolicy(allow_http_loopback=settings.agent_allow_loopback, allow_private=settings.agent_allow_private,
+                         extra_ca_file=settings.outbound_ca_file)
+    registry = AgentRegistry(AgentStore(store), RegistrySettings(
+        environment=settings.environment, policy=policy, pinned_keys=settings.pinned_agent_keys(),
+        jku_allowlist=tuple(settings.agent_jku_allowlist), require_signature=settings.agent_require_signature,
+        refresh_s=settings.agent_refresh_s, watch_s=settings.catalog_watch_s), on_change=tools_changed)
+    agents = AgentGate(gateway, registry, base_url=settings.base_url,
+                       agent_rate=Rate.parse(settings.agent_rate_limit) if settings.agent_rate_limit else None)
+    gateway.attach_agents(agents)
+    await registry.start()
     await federation.start()
     if search is not None:
         async def reindex(event: Event) -> None:
@@ -128,7 +148,7 @@ async def open_hub(settings: Settings) -> Hub:
 
         events.subscribe(TOOLS_CHANGED, reindex)
         await search.start()
-    return Hub(settings, store, events, federation, gateway, identity, audit, search)
+    return Hub(settings, store, events, federation, gateway, identity, audit, search, agents, policy)
 
 
 def screen(record: ToolRecord) -> list[str]:
@@ -142,6 +162,7 @@ async def close_hub(hub: Hub) -> None:
     if hub.search is not None:
         await hub.search.close()
     await hub.federation.close()
+    await hub.agents.registry.close()
     await hub.audit.close()  # after the calls it records; before the database goes
     await hub.gateway.limiter.close()
     await hub.identity.close()
@@ -221,8 +242,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                + IdentityApi(hub.identity, hub.gateway.audit_decision).routes()
                                + AuditApi(hub.store).routes()
                                + SearchApi(hub.gateway).routes())
+        cards = CardServer(settings.base_url, hub.identity.keys)
+        api_router.routes.extend(AgentsApi(hub.agents, cards, hub.gateway.audit_decision).routes())
         oauth_router = Starlette(routes=OAuthRoutes(hub.identity).routes())
-        state.update(hub=hub, mcp=RequirePrincipal(mcp_app, hub.identity), api=api_router, oauth=oauth_router)
+        hub_agent = HubAgent(hub.gateway, cards, hub.identity)
+        proxy = Starlette(routes=AgentProxy(hub.agents, cards, hub.policy, hub.identity).routes())
+        state.update(hub=hub, mcp=RequirePrincipal(mcp_app, hub.identity), api=api_router, oauth=oauth_router,
+                     a2a=hub_agent, agents=proxy,
+                     card=Starlette(routes=[Route("/.well-known/agent-card.json", hub_agent.card)]))
         try:
             async with manager.run():
                 log.info("hub %s ready on %s (%d tools)", __version__, settings.base_url, len(hub.federation.tools))
@@ -242,6 +269,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/oauth-authorization-server", Lazy("oauth")),
         Route("/.well-known/oauth-protected-resource{rest:path}", Lazy("oauth")),
         Route("/oauth/{rest:path}", Lazy("oauth")),
+        Route("/.well-known/agent-card.json", Lazy("card"), methods=["GET"]),
+        Route("/a2a/{rest:path}", Lazy("a2a")),
+        Route("/agents/{rest:path}", Lazy("agents")),
     ]
     return Starlette(
         routes=routes,

@@ -125,10 +125,23 @@ class Settings(BaseSettings):
     # it on for callers who may use more than discovery_threshold tools.
     discovery: Literal["off", "on", "auto"] = "auto"
     discovery_threshold: int = Field(default=200, ge=1)
+    # A2A agents. Card URLs, agent endpoints and push-notification URLs must be public https unless the
+    # operator allows private networks (where plain http is then allowed too); loopback is for development.
+    agent_allow_private: bool = False
+    agent_allow_loopback: bool = False
+    # JWKs (or a JWKS file) the operator pinned: card signatures are verified against these only. A card's own
+    # `jku` is fetched only when it starts with one of agent_jku_allowlist.
+    agent_keys: list[dict[str, Any]] = Field(default_factory=list)
+    agent_keys_file: str | None = None
+    agent_jku_allowlist: list[str] = Field(default_factory=list)
+    agent_require_signature: bool = False  # refuse cards not signed by a pinned key
+    agent_refresh_s: float = Field(default=300.0, gt=0)  # cards registered by URL are re-fetched this often
+    agent_rate_limit: str = "20/s"  # A2A calls of one agent by one principal
     shutdown_grace_s: float = 20.0
     log_level: str = "info"
 
-    @field_validator("anonymous_scopes", "allowed_hosts", "allowed_origins", "packs", mode="before")
+    @field_validator("anonymous_scopes", "allowed_hosts", "allowed_origins", "packs", "agent_jku_allowlist",
+                     mode="before")
     @classmethod
     def _split(cls, v: Any) -> Any:
         if isinstance(v, str) and not v.strip().startswith("["):
@@ -140,6 +153,14 @@ class Settings(BaseSettings):
         cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
     ):
         return init_settings, env_settings, _FileSource(settings_cls), file_secret_settings
+
+    def pinned_agent_keys(self) -> dict[str, Any]:
+        """The JWKS card signatures are verified against: agent_keys plus the keys in agent_keys_file."""
+        keys = list(self.agent_keys)
+        if self.agent_keys_file:
+            data = json.loads(Path(self.agent_keys_file).read_text())
+            keys += data.get("keys", []) if isinstance(data, dict) and "keys" in data else [data]
+        return {"keys": [k for k in keys if isinstance(k, dict)]}
 
     @property
     def base_url(self) -> str:

@@ -78,3 +78,37 @@ class ToolRow(Base):
     state_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class AgentRow(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(NAME, primary_key=True)
+    card: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # as registered (ProtoJSON)
+    extended_card: Mapped[dict[str, Any] | None] = mapped_column(OPTIONAL_JSON)
+    card_url: Mapped[str | None] = mapped_column(Text)
+    card_hash: Mapped[str] = mapped_column(String(80), nullable=False)
+    approved_hash: Mapped[str | None] = mapped_column(String(80))  # the card an admin approved (the pin)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(16), nullable=False)  # verified | unsigned | untrusted
+    signature_kid: Mapped[str | None] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(200), nullable=False)
+    purpose: Mapped[str] = mapped_column(Text, nullable=False)
+    environment: Mapped[str] = mapped_column(String(16), nullable=False)
+    registered_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # AgentSettings (credentials etc.)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class AgentTaskRow(Base):
+    """Which principal created an A2A task through the hub: only they may read, cancel or follow it."""
+
+    __tablename__ = "agent_tasks"
+
+    agent_id: Mapped[str] = mapped_column(NAME, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from hub.gateway.audit import AuditEntry, argument_digest
 from hub.gateway.errors import Forbidden, RateLimited, Unavailable
-from hub.gateway.policy import may_search, search_grants, tool_grants
+from hub.gateway.policy import agent_grants, may_search, search_grants, tool_grants
 from hub.gateway.ratelimit import RateLimitUnavailable
 from hub.identity.principal import Principal
-from hub.search.documents import Entry, texts
+from hub.search.documents import Entry, agent_texts, texts
 from hub.search.index import Scope
 from hub.search.search import Search
 
@@ -33,6 +33,7 @@ class Discovery:
         self.threshold = threshold
         if search is not None:
             search.add_source(self.tool_entries)
+            search.add_source(self.agent_entries)
 
     def can_search(self, principal: Principal) -> bool:
         return self.search is not None and may_search(principal)
@@ -53,6 +54,16 @@ class Discovery:
                       description=r.description or "",
                       texts=texts(r.name, r.title, r.description, r.input_schema))
                 for r in federation.tools.values()]
+
+    def agent_entries(self) -> list[Entry]:
+        """Registered agents as search entries (their skills folded into the text)."""
+        gate = self.gateway.agents
+        if gate is None:
+            return []
+        return [Entry(kind="agent", key=a.id, source=f"agent:{a.id}", state=a.state.value, grants=agent_grants(a.id),
+                      name=a.id, title=a.name, description=a.description,
+                      texts=agent_texts(a.name, a.description, a.card.get("skills", [])))
+                for a in gate.registry.agents.values()]
 
     async def find(self, principal: Principal, text: str, *, kinds: tuple[str, ...] = ALL_KINDS, limit: int = 10,
                    trace_id: str | None = None) -> list[dict[str, Any]]:
@@ -97,8 +108,16 @@ class Discovery:
         return results
 
     def _result(self, principal: Principal, payload: dict[str, Any], score: float) -> dict[str, Any] | None:
+        if payload.get("kind") == "agent":
+            gate = self.gateway.agents
+            agent = None if gate is None else gate.registry.agents.get(payload.get("key", ""))
+            if agent is None or gate is None or not gate.visible(principal, agent):
+                return None
+            return {"kind": "agent", "id": agent.id, "title": agent.name, "description": agent.description,
+                    "skills": [s.get("id") for s in agent.card.get("skills", [])],
+                    "cardUrl": gate.card_url(agent.id), "score": round(score, 6)}
         if payload.get("kind") != "tool":
-            return None  # only kinds the gateway can check right now are answered (fail closed)
+            return None  # only kinds the gateway can check are answered (fail closed)
         record = self.gateway.federation.tools.get(payload.get("key", ""))
         if record is None or not self.gateway.visible(principal, record):
             return None

@@ -25,12 +25,14 @@ from hub.adapters.mcp import Relay, UpstreamError
 from hub.catalog.entities import ToolRecord, ToolState
 from hub.catalog.sync import Federation
 from hub.gateway.access import AccessRequests
+from hub.gateway.agent_tools import AgentTools
+from hub.gateway.agents import AgentGate
 from hub.gateway.approvals import STATE_PREFIX, CallApprovals, preview
 from hub.gateway.audit import AuditEntry, AuditLog, argument_digest
 from hub.gateway.breaker import Breakers
 from hub.gateway.discovery import Discovery
 from hub.gateway.errors import Forbidden, InvalidCursor, NotFound, RateLimited, Unavailable
-from hub.gateway.meta import CALL_TOOL, MetaTools
+from hub.gateway.meta import CALL_TOOL, MetaTool, MetaTools
 from hub.gateway.policy import may_use_tool, may_use_upstream
 from hub.gateway.ratelimit import Limiter, Rate, RateLimitUnavailable
 from hub.gateway.validation import validate_arguments, validate_output
@@ -102,8 +104,21 @@ class Gateway:
         self.rules = rules or Rules()
         self.page_size = page_size
         self.approval_url = approval_url
+        self.agents: AgentGate | None = None  # the A2A registry's decisions, once attached
+        self.agent_tools: AgentTools | None = None
         self.discovery = Discovery(self, search, mode=discovery, threshold=discovery_threshold)
         self.meta = MetaTools(self)
+
+    def attach_agents(self, gate: AgentGate) -> None:
+        """Registered A2A agents: searchable, and their skills listed and called as tools."""
+        self.agents = gate
+        self.agent_tools = AgentTools(gate)
+
+    def _meta_tool(self, name: str) -> MetaTool | None:
+        meta = self.meta.get(name)
+        if meta is None and self.agent_tools is not None and name not in self.federation.tools:
+            meta = self.agent_tools.get(name)
+        return meta
 
     # ------------------------------------------------------------------------------ visibility
 
@@ -121,8 +136,10 @@ class Gateway:
         visible = self.visible_tools(principal)
         if self.discovery.replaces_list(principal, len(visible)):
             return sorted(self.meta.listed(principal, discovery=True), key=lambda item: item[0])
-        listed = [(r.name, defs[r.name]) for r in visible]
-        return sorted(listed + self.meta.listed(principal), key=lambda item: item[0])
+        listed = [(r.name, defs[r.name]) for r in visible] + self.meta.listed(principal)
+        if self.agent_tools is not None:
+            listed += self.agent_tools.listed(principal)
+        return sorted(listed, key=lambda item: item[0])
 
     def list_tools(
         self, principal: Principal, cursor: str | None = None, limit: int | None = None
@@ -147,7 +164,7 @@ class Gateway:
         return client is not None and client.can_call_directly(record.input_schema)
 
     def input_schema(self, name: str) -> dict[str, Any] | None:
-        meta = self.meta.get(name)
+        meta = self._meta_tool(name)
         if meta is not None:
             return meta.tool.input_schema
         record = self.federation.tools.get(name)
@@ -205,7 +222,7 @@ class Gateway:
         if not self.federation.fresh:
             await audit("unavailable")
             raise Unavailable("the hub cannot confirm the tool catalog right now; retry shortly")
-        meta_tool = self.meta.get(name)
+        meta_tool = self._meta_tool(name)
         record = None if meta_tool is not None else self.federation.tools.get(name)
         visible = (meta_tool is not None and meta_tool.visible(principal)) or (
             record is not None and self.visible(principal, record))
@@ -227,7 +244,8 @@ class Gateway:
             await audit("invalid", detail={"problem": problem[:300]}, **definition)
             return error_result(f"Invalid arguments for {name}: {problem}")
         if meta_tool is not None:
-            result = await meta_tool.call(principal, arguments)
+            result = await (meta_tool.call(principal, arguments, relay) if meta_tool.takes_relay  # type: ignore[call-arg]
+                            else meta_tool.call(principal, arguments))
             await audit("allow", "error" if result.is_error else "ok")
             return result
         assert record is not None

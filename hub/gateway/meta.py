@@ -39,6 +39,7 @@ class MetaTool:
     visible: Callable[[Principal], bool]
     call: Callable[[Principal, dict[str, Any]], Awaitable[types.CallToolResult]]
     discovery_only: bool = False  # listed only in discovery mode (callable whenever visible)
+    takes_relay: bool = False  # call(principal, arguments, relay): it reports progress to the caller
 
 
 class MetaTools:

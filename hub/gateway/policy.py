@@ -1,7 +1,8 @@
 """Who may use what. Deny by default: every grant is a scope the principal holds.
 
 Scopes: `tool:<qualified name>` and `upstream:<name>` (every tool, prompt and resource of an upstream),
-`admin` (everything), and `*` (everything; only for an operator's anonymous single-user setup).
+`agent:<id>` (an A2A agent: its card, its proxy and its skills as tools), `admin` (everything),
+and `*` (everything; only for an operator's anonymous single-user setup).
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ def may_search(principal: Principal) -> bool:
 def search_grants(principal: Principal) -> frozenset[str] | None:
     """The grants a search filters on: None (no filter) for unrestricted principals."""
     return None if unrestricted(principal) else principal.scopes
+
+
+def agent_grants(agent_id: str) -> tuple[str]:
+    """The scope that lets a principal see and talk to an agent (and call its skills as tools)."""
+    return (f"agent:{agent_id}",)
+
+
+def may_use_agent(principal: Principal, agent_id: str) -> bool:
+    s = principal.scopes
+    return bool(ADMIN_SCOPE in s or "*" in s or f"agent:{agent_id}" in s)
 
 
 def may_use_upstream(principal: Principal, upstream: str) -> bool:

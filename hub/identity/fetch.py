@@ -24,7 +24,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_INTERNAL_SUFFIXES = (".internal", ".svc.cluster.local")
+INTERNAL_SUFFIXES = (".internal", ".svc.cluster.local")
 
 
 class FetchError(Exception):
@@ -38,13 +38,13 @@ class FetchPolicy:
     extra_ca_file: str | None = None  # trusted in addition to the certifi bundle
 
 
-def _is_public(ip: IPAddress) -> bool:
+def is_public(ip: IPAddress) -> bool:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
-            return _is_public(ip.ipv4_mapped)
+            return is_public(ip.ipv4_mapped)
         if ip in _NAT64:
-            return _is_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        if ip.sixtofour is not None and not _is_public(ip.sixtofour):
+            return is_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if ip.sixtofour is not None and not is_public(ip.sixtofour):
             return False
         if ip.is_site_local:
             return False
@@ -52,17 +52,36 @@ def _is_public(ip: IPAddress) -> bool:
     return ip.is_global and not bad and ip not in _CGNAT
 
 
-def _is_loopback(ip: IPAddress) -> bool:
+def is_loopback(ip: IPAddress) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return ip.is_loopback
 
 
-def _allowed(ip: IPAddress, policy: FetchPolicy) -> bool:
-    return _is_public(ip) or policy.allow_private or (policy.allow_http_loopback and _is_loopback(ip))
+def address_allowed(ip: IPAddress, policy: FetchPolicy) -> bool:
+    return is_public(ip) or policy.allow_private or (policy.allow_http_loopback and is_loopback(ip))
 
 
-async def _resolve(host: str, port: int) -> list[IPAddress]:
+def host_refusal(host: str, policy: FetchPolicy) -> str | None:
+    """Why a host name (lower-cased, no trailing dot) is refused before any lookup, or None."""
+    loopback_ok = policy.allow_private or policy.allow_http_loopback
+    if (host == "localhost" or host.endswith(".localhost")) and not loopback_ok:
+        return f"host {host!r} is not allowed"
+    if (host.endswith(INTERNAL_SUFFIXES) or host == "metadata.google.internal") and not policy.allow_private:
+        return f"host {host!r} is not allowed"
+    return None
+
+
+def ssl_context(policy: FetchPolicy) -> ssl.SSLContext:
+    """The certifi bundle plus the policy's extra CA; hostname checking on."""
+    ctx = ssl.create_default_context(cafile=certifi.where())
+    if policy.extra_ca_file:
+        ctx.load_verify_locations(cafile=policy.extra_ca_file)
+    return ctx
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    """The host's addresses (an IP literal as it is); `FetchError` when it does not resolve."""
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
@@ -92,18 +111,15 @@ async def fetch_json(url: str, *, policy: FetchPolicy, max_bytes: int = 64 * 102
     host = u.raw_host.decode("ascii").lower().rstrip(".")
     if not host:
         raise FetchError("URL has no host")
-    loopback_ok = policy.allow_private or policy.allow_http_loopback
-    if (host == "localhost" or host.endswith(".localhost")) and not loopback_ok:
-        raise FetchError(f"host {host!r} is not allowed")
-    if (host.endswith(_INTERNAL_SUFFIXES) or host == "metadata.google.internal") and not policy.allow_private:
-        raise FetchError(f"host {host!r} is not allowed")
+    if (refused := host_refusal(host, policy)) is not None:
+        raise FetchError(refused)
     port = u.port or (443 if u.scheme == "https" else 80)
     try:
         async with asyncio.timeout(timeout_s):
-            ips = await _resolve(host, port)
-            if u.scheme == "http" and not all(_is_loopback(ip) for ip in ips):
+            ips = await resolve(host, port)
+            if u.scheme == "http" and not all(is_loopback(ip) for ip in ips):
                 raise FetchError("http is only allowed to loopback hosts; use https")
-            if not all(_allowed(ip, policy) for ip in ips):
+            if not all(address_allowed(ip, policy) for ip in ips):
                 raise FetchError(f"host {host!r} resolves to a non-public address")
             return await _get(u, host, ips, policy, max_bytes, timeout_s)
     except TimeoutError:
@@ -113,9 +129,7 @@ async def fetch_json(url: str, *, policy: FetchPolicy, max_bytes: int = 64 * 102
 async def _get(
     u: httpx.URL, host: str, ips: list[IPAddress], policy: FetchPolicy, max_bytes: int, timeout_s: float
 ) -> dict:
-    ctx = ssl.create_default_context(cafile=certifi.where())
-    if policy.extra_ca_file:
-        ctx.load_verify_locations(cafile=policy.extra_ca_file)
+    ctx = ssl_context(policy)
     # Pinning: the request goes to the checked IP, never back through DNS. httpcore passes the `sni_hostname`
     # extension to `SSLContext.wrap_bio(server_hostname=...)`, which both sends SNI and (check_hostname is on)
     # verifies the certificate against that name, so TLS is still checked against the real hostname.
@@ -136,7 +150,7 @@ async def _get(
             except httpx.HTTPError as e:
                 raise FetchError(f"request failed ({type(e).__name__})") from None
             try:
-                return await _read(resp, max_bytes)
+                return await read_json_object(resp, max_bytes)
             finally:
                 await resp.aclose()
     while last is not None:  # httpx.ConnectError <- httpcore.ConnectError <- ssl error
@@ -146,7 +160,8 @@ async def _get(
     raise FetchError("could not connect")
 
 
-async def _read(resp: httpx.Response, max_bytes: int) -> dict:
+async def read_json_object(resp: httpx.Response, max_bytes: int) -> dict:
+    """A streamed 200 response's body as a JSON object: JSON content type, uncompressed, at most `max_bytes`."""
     if resp.is_redirect or 300 <= resp.status_code < 400:
         raise FetchError("redirects are not followed")
     if resp.status_code != 200:

@@ -37,7 +37,7 @@ T = TypeVar("T")
 
 # The hub's protected resources (RFC 8707 / RFC 9728), by path prefix. A token for the hub's base URL
 # is good on every surface; one for a surface only there.
-RESOURCE_PATHS = ("/mcp", "/api/v1", "/agents")
+RESOURCE_PATHS = ("/mcp", "/api/v1", "/agents", "/a2a")
 
 
 class RegistrationError(Exception):

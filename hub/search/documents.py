@@ -89,3 +89,18 @@ def texts(name: str, title: str | None, description: str | None, schema: dict[st
     if params:
         document += f" Parameters: {params}"
     return Texts(document=document, label=label, lexical=f"{label} {described} {params}".strip())
+
+
+def agent_texts(name: str, description: str | None, skills: list[dict[str, Any]]) -> Texts:
+    """An agent's texts: its description, then what each skill does (skills say what it is for)."""
+    label = words(name) or name
+    described = (description or "").strip()[:MAX_DESCRIPTION]
+    skill_text = "; ".join(
+        f"{str(s.get('name') or s.get('id', ''))[:100]}: {str(s.get('description', ''))[:300]}"
+        + (f" (e.g. {str(s['examples'][0])[:100]})" if s.get("examples") else "")
+        for s in skills[:20])
+    document = f"{described} ({label})" if described else label
+    if skill_text:
+        document += f" Skills: {skill_text}"
+    tags = " ".join(str(t) for s in skills[:20] for t in (s.get("tags") or [])[:10])
+    return Texts(document=document, label=label, lexical=f"{label} {described} {skill_text} {tags}".strip())
