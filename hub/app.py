@@ -211,7 +211,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = state.get("hub")
         if not isinstance(hub, Hub):
             return JSONResponse({"status": "starting"}, status_code=503)
-        body = {"status": "ready", "tools": len(hub.federation.tools), "upstreams": hub.gateway.upstream_health()}
+        body = {"status": "ready", "tools": len(hub.federation.tools), "upstreams": hub.gateway.upstream_health(),
+                "agents": len(hub.agents.registry.agents)}
         if hub.search is not None:
             body["search"] = hub.search.status()  # serving never waits for indexing: progress only
         return JSONResponse(body)

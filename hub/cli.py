@@ -231,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=tools_list)
 
+    from hub.cli_agents import register as register_agents
     from hub.cli_audit import register as register_audit
     from hub.cli_gateway import register as register_gateway
     from hub.cli_identity import register
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_gateway(sub, remote, upstream=up, tools=tl)
     register_audit(sub, common)
     register_search(sub, remote)
+    register_agents(sub, remote)
     return parser
 
 

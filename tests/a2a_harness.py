@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import httpx
 from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from joserfc.jwk import ECKey
 
-from tests.harness import ROOT, free_port
+from tests.harness import ADMIN_TOKEN, ROOT, RunningHub, free_port
 
 
 @dataclass
@@ -88,3 +89,44 @@ def write_jwk(tmp_path: Path, jwk: dict[str, Any]) -> Path:
     path = tmp_path / f"jwk-{jwk.get('kid', 'key')}.json"
     path.write_text(json.dumps(jwk))
     return path
+
+
+# -- the hub's agent registry and A2A proxy -------------------------------------------------------
+
+A2A_HEADERS = {"A2A-Version": "1.0"}
+AGENT_SECRET = "agent-secret"
+AGENT_AUTH = {"auth": {"type": "headers", "headers": {"Authorization": f"Bearer {AGENT_SECRET}"}}}
+
+
+async def register_agent(hub: RunningHub, token: str | None = ADMIN_TOKEN, **body: Any) -> httpx.Response:
+    """`POST /api/v1/agents` with `body` (card_url or card, id, settings, ...) as `token`'s principal."""
+    async with hub.http(token) as http:
+        return await http.post("/api/v1/agents", json=body)
+
+
+async def approve_agent(hub: RunningHub, agent_id: str, card_hash: str | None = None) -> httpx.Response:
+    async with hub.http() as admin:
+        return await admin.post(f"/api/v1/agents/{agent_id}/approve",
+                                json={"card_hash": card_hash} if card_hash else {})
+
+
+async def approved_agent(hub: RunningHub, agent: AgentProcess, agent_id: str, **body: Any) -> dict[str, Any]:
+    """Register `agent` by its card URL under `agent_id` (as the admin) and approve it; the registration."""
+    response = await register_agent(hub, card_url=agent.card_url, id=agent_id, **body)
+    assert response.status_code == 201, response.text
+    registered = response.json()
+    response = await approve_agent(hub, agent_id, registered["card_hash"])
+    assert response.status_code == 200, response.text
+    return registered
+
+
+def user_message(text: str, **fields: Any) -> dict[str, Any]:
+    """An A2A 1.0 user message as ProtoJSON."""
+    return {"role": "ROLE_USER", "messageId": str(uuid.uuid4()), "parts": [{"text": text}], **fields}
+
+
+async def rpc(http: httpx.AsyncClient, path: str, method: str, params: dict[str, Any],
+              headers: dict[str, str] | None = A2A_HEADERS) -> httpx.Response:
+    """One JSON-RPC request to `path` on the hub."""
+    body = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": method, "params": params}
+    return await http.post(path, json=body, headers=headers)

@@ -58,7 +58,16 @@ def is_loopback(ip: IPAddress) -> bool:
     return ip.is_loopback
 
 
+def is_link_local(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_link_local
+
+
 def address_allowed(ip: IPAddress, policy: FetchPolicy) -> bool:
+    # Link-local stays out even on a trusted private network: it is where cloud metadata services live.
+    if is_link_local(ip):
+        return False
     return is_public(ip) or policy.allow_private or (policy.allow_http_loopback and is_loopback(ip))
 
 

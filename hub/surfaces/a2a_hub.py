@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from hub.gateway.errors import Forbidden, RateLimited, Unavailable
+from hub.gateway.errors import Forbidden, NotFound, RateLimited, Unavailable
 from hub.identity.bearer import challenge, principal_of
 from hub.identity.principal import Principal
 from hub.search.search import MAX_QUERY_CHARS, SearchUnavailable
@@ -58,7 +58,7 @@ class HubExecutor(AgentExecutor):
                 raise Forbidden("authentication required")
             data = await self._answer(principal, request)
             parts = [new_data_part(data)]
-        except (Forbidden, RateLimited, Unavailable, SearchUnavailable, ValueError) as exc:
+        except (Forbidden, NotFound, RateLimited, Unavailable, SearchUnavailable, ValueError) as exc:
             parts = [new_text_part(str(exc)), new_data_part({"error": type(exc).__name__, "message": str(exc)})]
         await event_queue.enqueue_event(Message(role=Role.ROLE_AGENT, message_id=_id(), context_id=context.context_id,
                                                 parts=parts))

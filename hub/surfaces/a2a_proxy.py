@@ -87,6 +87,13 @@ def task_ids(result: Any) -> set[str]:
     return ids
 
 
+def referenced_tasks(method: str, params: dict[str, Any]) -> list[str]:
+    """Earlier tasks a message points the agent at (each must be the caller's too)."""
+    message = params.get("message") if method in ("SendMessage", "SendStreamingMessage") else None
+    refs = message.get("referenceTaskIds") if isinstance(message, dict) else None
+    return [str(r) for r in refs[:100]] if isinstance(refs, list) else []
+
+
 def requested_task(method: str, params: dict[str, Any]) -> str | None:
     """The existing task a request names (it must be the caller's)."""
     if method in ("SendMessage", "SendStreamingMessage"):
@@ -216,8 +223,9 @@ class AgentProxy:
                      params: dict[str, Any], binding: str, rpc_id: Any) -> Response:
         agent = admission.agent
         task = requested_task(method, params)
-        if task is not None and not await self.gate.owns(principal, agent.id, task):
-            raise A2AFailure(TASK_NOT_FOUND, f"Task not found: {task[:200]}")
+        for named in ([task] if task is not None else []) + referenced_tasks(method, params):
+            if not await self.gate.owns(principal, agent.id, named):
+                raise A2AFailure(TASK_NOT_FOUND, f"Task not found: {named[:200]}")
         for url in push_urls(method, params):
             try:
                 await check_url(url, self.policy)

@@ -72,10 +72,6 @@ class AgentsApi:
         if principal.id == ANONYMOUS_ID:
             raise Problem(403, "Forbidden", "registering an agent needs an identity of your own")
         body = await model_body(request, AgentRegistration)
-        if body.settings is not None and not principal.is_admin and body.id is not None:
-            existing = self.registry.agents.get(body.id)
-            if existing is not None and existing.registered_by != principal.id:
-                raise Problem(409, "Conflict", f"agent {body.id!r} is registered by someone else")
         try:
             record, created = await self.registry.register(body, principal)
         except RegistrationError as exc:

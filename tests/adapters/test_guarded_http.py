@@ -289,7 +289,7 @@ async def test_connect_failure_is_not_a_refusal(net: Net) -> None:
         await fetch_document(f"http://127.0.0.1:{port}/", policy=LOOPBACK)
     assert not isinstance(f.value, Refused)
     net.fake["gone.example"] = []
-    with pytest.raises(FetchError, match="could not resolve host 'gone.example'") as f:
+    with pytest.raises(FetchError, match=r"could not resolve host 'gone\.example'") as f:
         await fetch_document("https://gone.example/", policy=FetchPolicy())
     assert not isinstance(f.value, Refused)
 
