@@ -169,19 +169,24 @@ class _Answer:
             seen.add(update.get("taskId", ""))
             self.state = update.get("status", {}).get("state", self.state)
             self.steps += 1
-            self._status(update.get("status", {}))
-            self.progress_text = self.status_text or self.state
+            own = self._status(update.get("status", {}))
+            self.progress_text = own or self.state  # each notification describes its own update
         artifact = frame.get("artifactUpdate")
         if isinstance(artifact, dict):
             seen.add(artifact.get("taskId", ""))
             self._parts(artifact.get("artifact", {}).get("parts", []))
         return {s for s in seen if s}
 
-    def _status(self, status: dict[str, Any]) -> None:
+    def _status(self, status: dict[str, Any]) -> str:
+        """The status message's text (kept as the result's fallback text); "" when it carries none."""
         message = status.get("message")
-        if isinstance(message, dict):
-            texts = [p["text"] for p in message.get("parts", []) if isinstance(p, dict) and "text" in p]
-            self.status_text = " ".join(texts)[:500]
+        if not isinstance(message, dict):
+            return ""
+        texts = [p["text"] for p in message.get("parts", []) if isinstance(p, dict) and "text" in p]
+        text = " ".join(texts)[:500]
+        if text:
+            self.status_text = text
+        return text
 
     def result(self, agent_id: str) -> types.CallToolResult:
         text = "\n".join(self.texts) or self.status_text or f"(agent {agent_id} answered without text)"

@@ -31,7 +31,8 @@ from hub.catalog.agents import AgentRecord
 from hub.catalog.cards import card_dict, parse_card, rewrite_card, sign_card
 from hub.identity.keys import KeyRing
 
-SCHEME = "hub_oauth"
+# One scheme per OAuth flow (a scheme holds one flow); either one satisfies the card's requirements.
+SERVICE_SCHEME, USER_SCHEME = "hub_oauth_client_credentials", "hub_oauth_authorization_code"
 
 HUB_SKILLS = [
     AgentSkill(id="find_agents", name="Find agents",
@@ -61,15 +62,18 @@ class CardServer:
         """The hub's OAuth 2.1 server, as A2A security schemes: client credentials for agents and services,
         authorization code with PKCE for users."""
         token_url = f"{self.base_url}/oauth/token"
-        scheme = SecurityScheme(oauth2_security_scheme=OAuth2SecurityScheme(
-            description="OAuth 2.1 access token issued by this hub; scopes agent:<id>, search, tool:<name>",
-            oauth2_metadata_url=f"{self.base_url}/.well-known/oauth-authorization-server",
-            flows=OAuthFlows(
-                client_credentials=ClientCredentialsOAuthFlow(token_url=token_url, scopes={"search": "discovery"}),
-                authorization_code=AuthorizationCodeOAuthFlow(
-                    authorization_url=f"{self.base_url}/oauth/authorize", token_url=token_url,
-                    scopes={"search": "discovery"}, pkce_required=True))))
-        return {SCHEME: scheme}, [SecurityRequirement(schemes={SCHEME: StringList(list=[])})]
+        metadata = f"{self.base_url}/.well-known/oauth-authorization-server"
+        scopes = {"search": "discover agents and tools", "agent:<id>": "talk to one agent"}
+        service = OAuthFlows(client_credentials=ClientCredentialsOAuthFlow(token_url=token_url, scopes=scopes))
+        user = OAuthFlows(authorization_code=AuthorizationCodeOAuthFlow(
+            authorization_url=f"{self.base_url}/oauth/authorize", token_url=token_url, scopes=scopes,
+            pkce_required=True))
+        description = "OAuth 2.1 access token issued by this hub (scopes agent:<id>, search, tool:<name>)"
+        schemes = {
+            name: SecurityScheme(oauth2_security_scheme=OAuth2SecurityScheme(
+                description=description, oauth2_metadata_url=metadata, flows=flows))
+            for name, flows in ((SERVICE_SCHEME, service), (USER_SCHEME, user))}
+        return schemes, [SecurityRequirement(schemes={name: StringList(list=[])}) for name in schemes]
 
     def _signed(self, key: tuple[str, ...], build: Any) -> tuple[bytes, str, dict[str, Any]]:
         kid = self.keys.kid

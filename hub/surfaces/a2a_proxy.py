@@ -253,6 +253,10 @@ class AgentProxy:
                                                  read_timeout_s=300.0 if method in STREAMING else None)
         except AgentError as exc:
             raise A2AFailure(exc.code, str(exc), status=exc.status) from None
+        if response.status_code in (401, 403, 407):  # about the hub's credential, not the caller's token
+            await response.aclose()
+            raise A2AFailure(-32603, f"agent {agent.id} refused the hub's credentials (HTTP {response.status_code}); "
+                                     "an admin must update the agent's settings", status=502)
         if response.headers.get("content-type", "").startswith("text/event-stream"):
             return StreamingResponse(self._stream(principal, admission, method, task, connection, response),
                                      media_type="text/event-stream",
@@ -261,6 +265,9 @@ class AgentProxy:
             data = await connection.read_json(response)
         except AgentError as exc:
             raise A2AFailure(exc.code, str(exc), status=exc.status) from None
+        if binding == JSONRPC and not (isinstance(data, dict) and data.get("jsonrpc") == "2.0"):
+            raise A2AFailure(-32603, f"agent {agent.id} answered HTTP {response.status_code} without a JSON-RPC "
+                                     "response", status=502)
         result = data.get("result") if binding == JSONRPC and isinstance(data, dict) else data
         if response.status_code < 400 and not (binding == JSONRPC and isinstance(data, dict) and "error" in data):
             result = await self._inspect(principal, agent.id, method, task, result)

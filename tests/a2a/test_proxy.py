@@ -45,6 +45,7 @@ from tests.a2a_harness import (
 from tests.gateway.e2e import audit, principal_token
 from tests.harness import RunningHub, running_hub
 
+HUB_SCHEMES = ["hub_oauth_client_credentials", "hub_oauth_authorization_code"]  # one per OAuth flow
 AGENT = "echo"
 JSONRPC = f"/agents/{AGENT}/jsonrpc"
 REST = f"/agents/{AGENT}/rest"
@@ -113,11 +114,12 @@ async def test_the_card_as_the_hub_serves_it(tmp_path: Path, agent: AgentProcess
         assert agent.url.split("//")[1] not in response.text  # nothing points at the agent itself
         assert [(i["protocolBinding"], i["url"]) for i in doc["supportedInterfaces"]] == [
             ("JSONRPC", f"{hub.url}/agents/{AGENT}/jsonrpc"), ("HTTP+JSON", f"{hub.url}/agents/{AGENT}/rest")]
-        assert list(doc["securitySchemes"]) == ["hub_oauth"]  # the agent's own bearer scheme is gone
-        oauth = doc["securitySchemes"]["hub_oauth"]["oauth2SecurityScheme"]
-        assert oauth["oauth2MetadataUrl"] == f"{hub.url}/.well-known/oauth-authorization-server"
-        assert all(flow["tokenUrl"] == f"{hub.url}/oauth/token" for flow in oauth["flows"].values())
-        assert doc["securityRequirements"] == [{"schemes": {"hub_oauth": {}}}]
+        assert sorted(doc["securitySchemes"]) == sorted(HUB_SCHEMES)  # the agent's own bearer scheme is gone
+        for scheme in doc["securitySchemes"].values():
+            oauth = scheme["oauth2SecurityScheme"]
+            assert oauth["oauth2MetadataUrl"] == f"{hub.url}/.well-known/oauth-authorization-server"
+            assert all(flow["tokenUrl"] == f"{hub.url}/oauth/token" for flow in oauth["flows"].values())
+        assert doc["securityRequirements"] == [{"schemes": {name: {}}} for name in HUB_SCHEMES]
         assert [s["id"] for s in doc["skills"]] == ["echo"]
 
         card = ParseDict(doc, AgentCard())
@@ -156,7 +158,7 @@ async def test_extended_card_is_rewritten_and_signed(tmp_path: Path, agent: Agen
                 extended = await client.get_extended_agent_card(GetExtendedAgentCardRequest())
             assert [s.id for s in extended.skills] == ["echo", "secret"], binding
             assert [i.url for i in extended.supported_interfaces] == [f"{hub.url}{JSONRPC}", f"{hub.url}{REST}"]
-            assert list(extended.security_schemes) == ["hub_oauth"]
+            assert sorted(extended.security_schemes) == sorted(HUB_SCHEMES)
             (await hub_verifier(hub))(extended)
 
 

@@ -236,7 +236,7 @@ async def test_environment_must_match_the_hub(tmp_path: Path, agent: AgentProces
 async def test_self_registration_and_ownership(tmp_path: Path, agent: AgentProcess) -> None:
     async with running_hub(tmp_path, agent_allow_loopback=True) as hub:
         me, mine = await principal_token(hub, [])
-        other_id, other = await principal_token(hub, [])
+        _, other = await principal_token(hub, [])
         response = await register_agent(hub, mine, card_url=agent.card_url, id="self",
                                         settings={"auth": {"type": "headers", "headers": {"X-Key": "s3cret"}}})
         assert response.status_code == 201, response.text
