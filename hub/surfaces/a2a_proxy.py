@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from hub.adapters.a2a import HTTP_JSON, JSONRPC, AgentError, major_one
+from hub.adapters.a2a import HTTP_JSON, JSONRPC, AgentError, major_one, sse_data
 from hub.adapters.guarded_http import check_url
 from hub.gateway.agents import Admission, AgentGate
 from hub.gateway.errors import NotFound, RateLimited, Unavailable
@@ -183,15 +183,15 @@ class AgentProxy:
             params: dict[str, Any] = {}
             if request.method == "POST":
                 raw = await _body(request)
-                parsed = json.loads(raw) if raw.strip() else {}
-                if not isinstance(parsed, dict):
+                try:
+                    params = json.loads(raw) if raw.strip() else {}
+                except ValueError:
+                    raise A2AFailure(-32700, "the request body is not valid JSON") from None
+                if not isinstance(params, dict):
                     raise A2AFailure(-32600, "the request body must be a JSON object")
-                params = parsed
             if task is not None:
                 params = {**params, ("id" if "PushNotification" not in method else "taskId"): task}
             return await self._call(request, principal, agent_id, method, params, HTTP_JSON)
-        except ValueError:
-            return _rest_error(A2AFailure(-32700, "the request body is not valid JSON"))
         except A2AFailure as failure:
             return _rest_error(failure)
 
@@ -298,8 +298,6 @@ class AgentProxy:
 
     async def _stream(self, principal: Principal, admission: Admission, method: str, task: str | None,
                       connection: Any, response: Any) -> AsyncIterator[bytes]:
-        from hub.adapters.a2a import sse_data
-
         outcome = "ok"
         try:
             async for frame in sse_data(response, admission.agent.id):
