@@ -66,7 +66,6 @@ class Hub:
     audit: AuditLog
     search: Search | None
     agents: AgentGate
-    policy: FetchPolicy  # where the hub may connect for agents (cards, endpoints, push URLs)
 
 
 async def open_hub(settings: Settings) -> Hub:
@@ -148,7 +147,7 @@ async def open_hub(settings: Settings) -> Hub:
 
         events.subscribe(TOOLS_CHANGED, reindex)
         await search.start()
-    return Hub(settings, store, events, federation, gateway, identity, audit, search, agents, policy)
+    return Hub(settings, store, events, federation, gateway, identity, audit, search, agents)
 
 
 def screen(record: ToolRecord) -> list[str]:
@@ -247,7 +246,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         api_router.routes.extend(AgentsApi(hub.agents, cards, hub.gateway.audit_decision).routes())
         oauth_router = Starlette(routes=OAuthRoutes(hub.identity).routes())
         hub_agent = HubAgent(hub.gateway, cards, hub.identity)
-        proxy = Starlette(routes=AgentProxy(hub.agents, cards, hub.policy, hub.identity).routes())
+        proxy = Starlette(routes=AgentProxy(hub.agents, cards, hub.identity).routes())
         state.update(hub=hub, mcp=RequirePrincipal(mcp_app, hub.identity), api=api_router, oauth=oauth_router,
                      a2a=hub_agent, agents=proxy,
                      card=Starlette(routes=[Route("/.well-known/agent-card.json", hub_agent.card)]))

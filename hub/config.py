@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     agent_jku_allowlist: list[str] = Field(default_factory=list)
     agent_require_signature: bool = False  # refuse cards not signed by a pinned key
     agent_refresh_s: float = Field(default=300.0, gt=0)  # cards registered by URL are re-fetched this often
-    agent_rate_limit: str = "20/s"  # A2A calls of one agent by one principal
+    agent_rate_limit: str = "20/s"  # A2A calls of one agent by one principal ("": the per-tool rate applies)
     shutdown_grace_s: float = 20.0
     log_level: str = "info"
 

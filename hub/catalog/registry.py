@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -215,31 +216,29 @@ class AgentRegistry:
         doc = await self._fetch(request.card_url) if request.card_url else request.card
         card, digest, signature, kid = await self._verified(doc)
         agent_id = request.id or slug(card.name)
-        async with self._write:
-            existing = await self.store.get(agent_id)
-            if existing is not None and existing.registered_by != principal.id and not principal.is_admin:
-                raise Conflict(f"agent {agent_id!r} is registered by someone else; choose another id")
-            record = AgentRecord(
-                id=agent_id, card=card_dict(card), card_url=request.card_url, card_hash=digest,
-                signature=signature, signature_kid=kid,
-                owner=request.owner or (existing.owner if existing else principal.id),
-                purpose=request.purpose or (existing.purpose if existing else (card.description[:2000] or "-")),
-                environment=environment, registered_by=existing.registered_by if existing else principal.id,
-                settings=request.settings or (existing.settings if existing else AgentSettings()),
-                fetched_at=utcnow() if request.card_url else None)
-            record.extended_card = await self._extended(record)
-            if existing is None:
-                saved = await self.store.add(record)
-            else:
-                record.state, record.state_reason = _after_change(existing, record)
-                record.approved_hash = existing.approved_hash
-                saved = await self.store.save(record) or record
+        existing = await self.store.get(agent_id)
+        if existing is not None and existing.registered_by != principal.id and not principal.is_admin:
+            raise Conflict(f"agent {agent_id!r} is registered by someone else; choose another id")
+        record = AgentRecord(
+            id=agent_id, card=card_dict(card), card_url=request.card_url, card_hash=digest,
+            signature=signature, signature_kid=kid,
+            owner=request.owner or (existing.owner if existing else principal.id),
+            purpose=request.purpose or (existing.purpose if existing else (card.description[:2000] or "-")),
+            environment=environment, registered_by=existing.registered_by if existing else principal.id,
+            settings=request.settings or (existing.settings if existing else AgentSettings()),
+            fetched_at=utcnow() if request.card_url else None)
+        record.extended_card = await self._extended(record)  # network I/O: before the write lock
+        if existing is None:
+            async with self._write:
+                saved = await self.store.add(record)  # Conflict if a concurrent registration won
+        else:
+            saved = await self._modify(agent_id, partial(_replace_card, new=record)) or record
         await self._changed()
         return saved, existing is None
 
     async def refresh(self, agent_id: str) -> AgentRecord:
         """Re-fetch a URL-registered agent's card; a changed card quarantines an approved agent."""
-        current = self.agents.get(agent_id) or await self.store.get(agent_id)
+        current = await self.store.get(agent_id)
         if current is None or not current.card_url:
             raise RegistrationError("only agents registered by card URL are re-fetched")
         try:
@@ -247,66 +246,77 @@ class AgentRegistry:
         except RegistrationError as exc:  # unreachable: keep serving the approved card, report the error
             self.errors[agent_id] = str(exc)
             raise
+        fetched = current.model_copy(deep=True)
+        fetched.fetched_at = utcnow()
         try:
-            card, digest, signature, kid = await self._verified(doc)
+            card, fetched.card_hash, fetched.signature, fetched.signature_kid = await self._verified(doc)
+            fetched.card = card_dict(card)
             self.errors.pop(agent_id, None)
+            if fetched.card_hash != current.card_hash:
+                fetched.extended_card = await self._extended(fetched)
+            change: Callable[[AgentRecord], None] = partial(_replace_card, new=fetched)
         except RegistrationError as exc:  # it now serves a card that fails validation or its signature check
             self.errors[agent_id] = str(exc)
-            card = None
-        async with self._write:
-            existing = await self.store.get(agent_id)
-            if existing is None:
-                raise RegistrationError(f"agent {agent_id!r} is gone")
-            record = existing.model_copy(deep=True)
-            record.fetched_at = utcnow()
-            if card is None:  # the agent now serves a card that fails validation or its signature check
-                if existing.state == ToolState.approved:
-                    record.state, record.state_reason = ToolState.quarantined, "its card no longer validates"
-            else:
-                record.card, record.card_hash, record.signature, record.signature_kid = (
-                    card_dict(card), digest, signature, kid)
-                if digest != existing.card_hash:
-                    record.extended_card = await self._extended(record)
-                record.state, record.state_reason = _after_change(existing, record)
-            saved = await self.store.save(record) or record
-        if saved.state != existing.state or saved.card_hash != existing.card_hash:
-            log.warning("agent %s: card changed (%s -> %s), state %s", agent_id, existing.card_hash[:19],
+            change = _invalid_card
+        saved = await self._modify(agent_id, change)
+        if saved is None:
+            raise RegistrationError(f"agent {agent_id!r} is gone")
+        if saved.state != current.state or saved.card_hash != current.card_hash:
+            log.warning("agent %s: card changed (%s -> %s), state %s", agent_id, current.card_hash[:19],
                         saved.card_hash[:19], saved.state.value)
         await self._changed()
         return saved
 
     async def decide(self, agent_id: str, state: ToolState, *, card_hash: str | None = None,
                      reason: str | None = None) -> AgentRecord | None:
-        """An admin's decision: approve (pinning the current card), disable, or re-open as pending."""
+        """An admin's decision: approve (pinning the current card) or disable."""
+        def change(record: AgentRecord) -> None:
+            if state == ToolState.approved:
+                if card_hash is not None and card_hash != record.card_hash:
+                    raise StaleDefinition(f"agent {agent_id!r} now has card {record.card_hash}, not {card_hash}")
+                record.approved_hash = record.card_hash
+            record.state, record.state_reason = state, reason
+
+        saved = await self._modify(agent_id, change)
+        await self._changed()
+        return saved
+
+    async def update_settings(self, agent_id: str, settings: AgentSettings) -> AgentRecord | None:
+        saved = await self._modify(agent_id, lambda record: setattr(record, "settings", settings))
+        await self._changed()
+        return saved
+
+    async def _modify(self, agent_id: str, change: Callable[[AgentRecord], None]) -> AgentRecord | None:
+        """Read, change and write one agent under the write lock (no network I/O in `change`)."""
         async with self._write:
             existing = await self.store.get(agent_id)
             if existing is None:
                 return None
             record = existing.model_copy(deep=True)
-            if state == ToolState.approved:
-                if card_hash is not None and card_hash != existing.card_hash:
-                    raise StaleDefinition(f"agent {agent_id!r} now has card {existing.card_hash}, not {card_hash}")
-                record.approved_hash = existing.card_hash
-            record.state, record.state_reason = state, reason
-            saved = await self.store.save(record)
-        await self._changed()
-        return saved
-
-    async def update_settings(self, agent_id: str, settings: AgentSettings) -> AgentRecord | None:
-        async with self._write:
-            existing = await self.store.get(agent_id)
-            if existing is None:
-                return None
-            record = existing.model_copy(update={"settings": settings})
-            saved = await self.store.save(record)
-        await self._changed()
-        return saved
+            change(record)
+            return await self.store.save(record)
 
     async def remove(self, agent_id: str) -> bool:
         async with self._write:
             removed = await self.store.delete(agent_id)
         await self._changed()
         return removed
+
+
+def _replace_card(record: AgentRecord, new: AgentRecord) -> None:
+    """`record` takes `new`'s card and registration; an approved agent whose card (or trust in it) changed
+    waits for an admin again."""
+    before = record.model_copy()
+    for field_name in ("card", "extended_card", "card_url", "card_hash", "signature", "signature_kid", "owner",
+                       "purpose", "environment", "settings", "fetched_at"):
+        setattr(record, field_name, getattr(new, field_name))
+    record.state, record.state_reason = _after_change(before, record)
+
+
+def _invalid_card(record: AgentRecord) -> None:
+    record.fetched_at = utcnow()
+    if record.state == ToolState.approved:
+        record.state, record.state_reason = ToolState.quarantined, "its card no longer validates"
 
 
 def _after_change(existing: AgentRecord, record: AgentRecord) -> tuple[ToolState, str | None]:

@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from hub.adapters.guarded_http import check_url
 from hub.catalog.agents import AgentRecord
 from hub.catalog.entities import ToolState
 from hub.catalog.registry import AgentRegistry
@@ -21,6 +24,7 @@ from hub.gateway.audit import AuditEntry
 from hub.gateway.errors import NotFound, RateLimited, Unavailable
 from hub.gateway.policy import may_use_agent
 from hub.gateway.ratelimit import Rate, RateLimitUnavailable
+from hub.identity.fetch import FetchError
 from hub.identity.principal import Principal
 
 if TYPE_CHECKING:
@@ -76,16 +80,7 @@ class AgentGate:
         record = self.registry.agents.get(agent_id)
         visible = record is not None and self.visible(principal, record)
         try:
-            checks: list[tuple[str, Rate]] = []
-            if self.gateway.rules.principal_rate is not None:
-                checks.append((f"p:{principal.id}", self.gateway.rules.principal_rate))
-            if visible and self.agent_rate is not None:
-                checks.append((f"a:{principal.id}:{agent_id}", self.agent_rate))
-            if checks:
-                decision = await self.gateway.limiter.take(checks)
-                if not decision.allowed:
-                    raise RateLimited(f"Rate limit exceeded for agent {agent_id}; retry in "
-                                      f"{decision.retry_after_s:.1f} s", decision)
+            await self.gateway.rate_limit(principal, f"agent:{agent_id}", None, rate=self.agent_rate)
         except RateLimited:
             await audit("rate_limited")
             raise
@@ -98,6 +93,28 @@ class AgentGate:
             raise NotFound(f"Unknown agent: {agent_id}")
         assert record is not None
         return Admission(record, audit)
+
+    # -- relaying (the A2A surface reaches an agent only through here, after `admit`) ----------------
+
+    def speaks(self, agent_id: str, binding: str) -> bool:
+        return binding in self.registry.connection(agent_id).interfaces
+
+    async def relay(self, admission: Admission, binding: str, method: str, path: str = "", **kwargs: Any
+                    ) -> httpx.Response:
+        """Send an admitted request to the agent with its own credentials; the response streams (close it)."""
+        return await self.registry.connection(admission.agent.id).open(binding, method, path, **kwargs)
+
+    async def answer(self, admission: Admission, response: httpx.Response) -> Any:
+        """A non-streaming answer's JSON (bounded in size)."""
+        return await self.registry.connection(admission.agent.id).read_json(response)
+
+    async def push_url_refusal(self, url: str) -> str | None:
+        """Why a push-notification URL may not be handed to an agent (checked like card URLs), or None."""
+        try:
+            await check_url(url, self.registry.settings.policy)
+        except FetchError as exc:
+            return str(exc)
+        return None
 
     # -- task ownership ---------------------------------------------------------------------------
 

@@ -172,11 +172,14 @@ class Gateway:
 
     # ------------------------------------------------------------------------------ calls
 
-    async def rate_limit(self, principal: Principal, name: str, record: ToolRecord | None) -> None:
+    async def rate_limit(self, principal: Principal, name: str, record: ToolRecord | None, *,
+                         rate: Rate | None = None) -> None:
+        """The principal's bucket and its bucket for `name`: the tool's policy rate, else `rate` (an agent's),
+        else the hub's per-tool rate. Raises RateLimited (or RateLimitUnavailable)."""
         checks: list[tuple[str, Rate]] = []
         if self.rules.principal_rate is not None:
             checks.append((f"p:{principal.id}", self.rules.principal_rate))
-        tool_rate = self.rules.tool_rate
+        tool_rate = rate or self.rules.tool_rate
         if record is not None and record.policy.rate_limit:
             tool_rate = _policy_rate(record.policy.rate_limit)
         if tool_rate is not None:

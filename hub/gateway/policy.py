@@ -40,8 +40,7 @@ def agent_grants(agent_id: str) -> tuple[str]:
 
 
 def may_use_agent(principal: Principal, agent_id: str) -> bool:
-    s = principal.scopes
-    return bool(ADMIN_SCOPE in s or "*" in s or f"agent:{agent_id}" in s)
+    return unrestricted(principal) or f"agent:{agent_id}" in principal.scopes
 
 
 def may_use_upstream(principal: Principal, upstream: str) -> bool:

@@ -20,11 +20,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from hub.adapters.a2a import HTTP_JSON, JSONRPC, AgentError, major_one, sse_data
-from hub.adapters.guarded_http import check_url
 from hub.gateway.agents import Admission, AgentGate
 from hub.gateway.errors import NotFound, RateLimited, Unavailable
 from hub.identity.bearer import challenge, principal_of
-from hub.identity.fetch import FetchError, FetchPolicy
 from hub.identity.principal import Principal
 from hub.surfaces.a2a_cards import CardServer
 
@@ -117,10 +115,9 @@ def push_urls(method: str, params: dict[str, Any]) -> list[str]:
 
 
 class AgentProxy:
-    def __init__(self, gate: AgentGate, cards: CardServer, policy: FetchPolicy, identity: Any) -> None:
+    def __init__(self, gate: AgentGate, cards: CardServer, identity: Any) -> None:
         self.gate = gate
         self.cards = cards
-        self.policy = policy  # push-notification URLs are checked like card URLs
         self.identity = identity
 
     def routes(self) -> list[Route]:
@@ -227,28 +224,25 @@ class AgentProxy:
             if not await self.gate.owns(principal, agent.id, named):
                 raise A2AFailure(TASK_NOT_FOUND, f"Task not found: {named[:200]}")
         for url in push_urls(method, params):
-            try:
-                await check_url(url, self.policy)
-            except FetchError as exc:
-                raise A2AFailure(INVALID_PARAMS, f"push notification URL refused: {exc}") from None
+            if (why := await self.gate.push_url_refusal(url)) is not None:
+                raise A2AFailure(INVALID_PARAMS, f"push notification URL refused: {why}")
         if method == "GetExtendedAgentCard":
             card = self.cards.extended_card(agent)
             if card is None:
                 raise A2AFailure(EXTENDED_CARD_NOT_CONFIGURED, "this agent has no extended card")
             await admission.audit("allow", "ok")
             return _answer(binding, rpc_id, card)
-        connection = self.gate.registry.connection(agent.id)
-        if binding not in connection.interfaces:
+        if not self.gate.speaks(agent.id, binding):
             raise A2AFailure(METHOD_NOT_FOUND, f"agent {agent.id} does not speak {binding}", status=404)
         try:
             if binding == JSONRPC:
                 body = json.dumps({"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": params}).encode()
-                response = await connection.open(JSONRPC, "POST", body=body, headers=_accept(request),
+                response = await self.gate.relay(admission, JSONRPC, "POST", body=body, headers=_accept(request),
                                                  read_timeout_s=300.0 if method in STREAMING else None)
             else:
                 path = "/" + request.path_params["path"]
                 body = json.dumps(_without_path_params(method, params)).encode() if request.method == "POST" else None
-                response = await connection.open(HTTP_JSON, request.method, path, body=body,
+                response = await self.gate.relay(admission, HTTP_JSON, request.method, path, body=body,
                                                  params=dict(request.query_params), headers=_accept(request),
                                                  read_timeout_s=300.0 if method in STREAMING else None)
         except AgentError as exc:
@@ -258,11 +252,11 @@ class AgentProxy:
             raise A2AFailure(-32603, f"agent {agent.id} refused the hub's credentials (HTTP {response.status_code}); "
                                      "an admin must update the agent's settings", status=502)
         if response.headers.get("content-type", "").startswith("text/event-stream"):
-            return StreamingResponse(self._stream(principal, admission, method, task, connection, response),
+            return StreamingResponse(self._stream(principal, admission, method, task, response),
                                      media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         try:
-            data = await connection.read_json(response)
+            data = await self.gate.answer(admission, response)
         except AgentError as exc:
             raise A2AFailure(exc.code, str(exc), status=exc.status) from None
         if binding == JSONRPC and not (isinstance(data, dict) and data.get("jsonrpc") == "2.0"):
@@ -297,7 +291,7 @@ class AgentProxy:
         return result
 
     async def _stream(self, principal: Principal, admission: Admission, method: str, task: str | None,
-                      connection: Any, response: Any) -> AsyncIterator[bytes]:
+                      response: Any) -> AsyncIterator[bytes]:
         outcome = "ok"
         try:
             async for frame in sse_data(response, admission.agent.id):
