@@ -10,6 +10,7 @@ tools/call. The SDK does not enforce the card's security requirements, so this s
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from a2a.helpers import get_data_parts, get_message_text, new_data_part, new_text_part
@@ -60,8 +61,8 @@ class HubExecutor(AgentExecutor):
             parts = [new_data_part(data)]
         except (Forbidden, NotFound, RateLimited, Unavailable, SearchUnavailable, ValueError) as exc:
             parts = [new_text_part(str(exc)), new_data_part({"error": type(exc).__name__, "message": str(exc)})]
-        await event_queue.enqueue_event(Message(role=Role.ROLE_AGENT, message_id=_id(), context_id=context.context_id,
-                                                parts=parts))
+        await event_queue.enqueue_event(Message(role=Role.ROLE_AGENT, message_id=str(uuid.uuid4()),
+                                                context_id=context.context_id, parts=parts))
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         raise UnsupportedOperationError("the hub answers at once; there is nothing to cancel")
@@ -92,12 +93,6 @@ class HubExecutor(AgentExecutor):
         kinds = {"find_agents": ("agent",), "find_tools": ("tool",)}.get(skill or "", ("agent", "tool"))
         results = await self.gateway.discovery.find(principal, query.strip(), kinds=kinds, limit=limit)
         return {"query": query.strip(), "results": results}
-
-
-def _id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
 
 
 class HubAgent:
