@@ -23,6 +23,7 @@ import httpx2
 import mcp.types as types
 from hub.adapters import mcp_direct
 from hub.adapters.http_limits import CappedTransport
+from hub.adapters.lean_http import HttpxPost, LeanClient, Poster
 from hub.adapters.mcp_session import UpstreamError, UpstreamSession, describe
 from mcp import Client, StdioServerParameters
 from mcp.client._input_required import run_input_required_driver
@@ -105,6 +106,7 @@ class UpstreamClient:
             stderr_dir.mkdir(parents=True, exist_ok=True)
             self._stderr = open(stderr_dir / f"{spec.name}.stderr.log", "a", buffering=1)  # noqa: SIM115
         self._http: httpx2.AsyncClient | None = None
+        self._poster: Poster | None = None  # the lean tools/call path's client (mcp_direct)
         self._modern_version: str | None = None
         if spec.transport == Transport.http:
             self._http = httpx2.AsyncClient(
@@ -118,6 +120,11 @@ class UpstreamClient:
                 ),
                 follow_redirects=False,
             )
+            # An OAuth upstream's token comes from the SDK's httpx2 auth flow; otherwise the lean client.
+            self._poster = HttpxPost(self._http) if http_auth is not None else LeanClient(
+                headers=spec.headers, connect_timeout_s=limits.connect_timeout_s, max_connections=pool + 2,
+                max_response_bytes=limits.max_response_bytes, on_overflow=self._overflow,
+            )
 
     @property
     def name(self) -> str:
@@ -125,7 +132,7 @@ class UpstreamClient:
 
     def can_call_directly(self, input_schema: dict[str, Any] | None) -> bool:
         """Whether a tool with this schema can be called on the lean 2026-07-28 HTTP path (see mcp_direct)."""
-        return (self._http is not None and self._modern_version is not None
+        return (self._poster is not None and self._modern_version is not None
                 and not mcp_direct.uses_param_headers(input_schema))
 
     @property
@@ -273,6 +280,8 @@ class UpstreamClient:
             self._change_task.cancel()
         for session in list(self._sessions):
             await session.close()
+        if self._poster is not None:
+            await self._poster.aclose()
         if self._http is not None:
             await self._http.aclose()
         if self._stderr is not None:
@@ -387,14 +396,14 @@ class UpstreamClient:
         input_schema: dict[str, Any] | None = None,
     ) -> types.CallToolResult | types.InputRequiredResult:
         version = self._modern_version
-        if version and self._http is not None and self.can_call_directly(input_schema) \
+        if version and self._poster is not None and self.can_call_directly(input_schema) \
                 and not (relay and relay.drives_input):
-            http, url = self._http, self.spec.url or ""
+            poster, url = self._poster, self.spec.url or ""
 
             async def direct() -> Any:
                 async with self._slots:
                     return await mcp_direct.call_tool(
-                        http, url, version, name, arguments, relay=relay, meta=_forwardable(meta), caller_meta=meta,
+                        poster, url, version, name, arguments, relay=relay, meta=_forwardable(meta), caller_meta=meta,
                         input_responses=input_responses, request_state=request_state,
                     )
 

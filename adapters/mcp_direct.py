@@ -14,7 +14,6 @@ import itertools
 import json
 from typing import TYPE_CHECKING, Any
 
-import httpx2
 import mcp.types as types
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import X_MCP_HEADER_KEY, encode_header_value
@@ -22,6 +21,7 @@ from mcp.shared.inbound import X_MCP_HEADER_KEY, encode_header_value
 from hub import __version__
 
 if TYPE_CHECKING:
+    from hub.adapters.lean_http import Answer, Poster
     from hub.adapters.mcp import Relay
 
 CLIENT_INFO = {"name": "hub", "version": __version__}
@@ -45,7 +45,7 @@ def _capabilities(relay: Relay | None) -> dict[str, Any]:
 
 
 async def call_tool(
-    http: httpx2.AsyncClient,
+    poster: Poster,
     url: str,
     version: str,
     name: str,
@@ -77,7 +77,7 @@ async def call_tool(
     if request_state is not None:
         params["requestState"] = request_state
     request_id = next(_ids)
-    body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params})
+    body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}).encode()
     headers = {
         "Content-Type": "application/json",
         "Accept": "application/json, text/event-stream",
@@ -85,12 +85,11 @@ async def call_tool(
         "Mcp-Method": "tools/call",
         "Mcp-Name": encode_header_value(name),
     }
-    async with http.stream("POST", url, content=body, headers=headers) as response:
-        kind = response.headers.get("content-type", "")
-        if kind.startswith("text/event-stream"):
-            message = await _from_stream(response, request_id, relay)
+    async with poster.post(url, body, headers) as answer:
+        if answer.content_type.startswith("text/event-stream"):
+            message = await _from_stream(answer, request_id, relay)
         else:
-            message = json.loads(await response.aread())
+            message = json.loads(await answer.read())
     if not isinstance(message, dict):
         raise MCPError(types.INTERNAL_ERROR, "upstream answered with something that is not JSON-RPC")
     if "error" in message:
@@ -107,9 +106,9 @@ async def call_tool(
     return types.CallToolResult.model_validate(result)
 
 
-async def _from_stream(response: httpx2.Response, request_id: int, relay: Relay | None) -> Any:
+async def _from_stream(answer: Answer, request_id: int, relay: Relay | None) -> Any:
     """Read SSE frames until our response; relay the notifications that precede it."""
-    async for line in response.aiter_lines():
+    async for line in answer.lines():
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
