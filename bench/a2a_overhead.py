@@ -42,18 +42,15 @@ import httpx
 # The benchmarks import each other as top-level modules (they run as `python bench/NAME.py`).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from overhead import percentile
+from loadgen import cpu_percent, cpu_seconds, other_cpu_warning, percentile
 from searchbench import (
     BenchError,
     Hub,
     Processes,
-    cpu_percent,
-    cpu_seconds,
     free_port,
     git_describe,
     log,
     new_token,
-    other_cpu_warning,
     principal_token,
     processes,
     run_main,

@@ -18,12 +18,9 @@ import contextlib
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,11 +28,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from loadgen import BadAnswer, LoopResult, closed_loop, other_cpu_warning, percentile
+from searchbench import Processes, free_port, processes, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = "overhead"
 PROTOCOL_VERSION = "2026-07-28"
 ECHO_TEXT = "hello from the bench"
-OTHER_CPU_WARN = 20.0  # % of one core used by unrelated processes above which the figures are flagged
 TOKEN_ENV = "BENCH_TOKEN"  # how the worker gets the bearer token (not on its command line)
 
 
@@ -81,35 +80,8 @@ class Target:
         return head, b'{"jsonrpc": "2.0", "id": ', suffix
 
 
-class CallFailed(Exception):
+class CallFailed(BadAnswer):
     pass
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if line:
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-    if "content-length" in headers:
-        body = await reader.readexactly(int(headers["content-length"]))
-    elif headers.get("transfer-encoding", "").lower() == "chunked":
-        chunks: list[bytes] = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
-            if size == 0:
-                while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
-                    pass
-                break
-            chunks.append((await reader.readexactly(size + 2))[:-2])
-        body = b"".join(chunks)
-    else:
-        body = await reader.read()
-        headers["connection"] = "close"
-    return status, headers, body
 
 
 def check_answer(status: int, headers: dict[str, str], body: bytes, request_id: int) -> None:
@@ -132,95 +104,16 @@ def check_answer(status: int, headers: dict[str, str], body: bytes, request_id: 
         raise CallFailed(f"unexpected content: {content!r}")
 
 
-def cpu_seconds(watch: dict[str, int]) -> dict[str, float]:
-    """CPU seconds used so far by each watched process, by this process, and by the whole machine (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = {"loadgen": time.process_time()}
-    for name, pid in watch.items():
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            used[name] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-    with contextlib.suppress(OSError, IndexError, ValueError):
-        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        used["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / tick  # all but idle and iowait
-    return used
-
-
-@dataclass
-class WorkerResult:
-    calls: int
-    errors: int
-    elapsed_s: float
-    latencies_ms: list[float]
-    first_error: str | None
-    cpu_percent: dict[str, float]  # of one core, during the measured window: watched processes, loadgen, other
-
-
 async def run_load(target: Target, concurrency: int, warmup_s: float, seconds: float,
-                   watch: dict[str, int]) -> WorkerResult:
+                   watch: dict[str, int]) -> LoopResult:
     head, prefix, suffix = target.request_parts()
-    loop = asyncio.get_running_loop()
-    measure_from = loop.time() + warmup_s
-    measure_until = measure_from + seconds
-    latencies: list[float] = []
-    errors = 0
-    first_error: str | None = None
-    last_done = measure_from
-    cpu_percent: dict[str, float] = {}
 
-    async def sample_cpu() -> None:
-        await asyncio.sleep(max(0.0, measure_from - loop.time()))
-        before, wall_from = cpu_seconds(watch), time.monotonic()
-        await asyncio.sleep(max(0.0, measure_until - loop.time()))
-        after, wall = cpu_seconds(watch), time.monotonic() - wall_from
-        cpu_percent.update({name: round(100 * (after[name] - before[name]) / wall, 1)
-                            for name in after if name in before})
-        if "machine" in cpu_percent:
-            ours = sum(value for name, value in cpu_percent.items() if name != "machine")
-            cpu_percent["other"] = round(max(0.0, cpu_percent.pop("machine") - ours), 1)
+    def request(request_id: int) -> bytes:
+        body = b"%s%d%s" % (prefix, request_id, suffix)
+        return b"%s%d\r\n\r\n%s" % (head, len(body), body)
 
-    async def connection(index: int) -> None:
-        nonlocal errors, first_error, last_done
-        request_id = index * 10_000_000
-        reader: asyncio.StreamReader | None = None
-        writer: asyncio.StreamWriter | None = None
-        try:
-            while (started := loop.time()) < measure_until:
-                request_id += 1
-                body = b"%s%d%s" % (prefix, request_id, suffix)
-                try:
-                    if writer is None:
-                        reader, writer = await asyncio.open_connection(target.host, target.port)
-                    assert reader is not None
-                    writer.write(b"%s%d\r\n\r\n%s" % (head, len(body), body))
-                    status, headers, answer = await read_response(reader)
-                    if headers.get("connection", "").lower() == "close":
-                        writer.close()
-                        writer = None
-                    check_answer(status, headers, answer, request_id)
-                    failed = False
-                except (CallFailed, OSError, ValueError, KeyError, TypeError, AttributeError,
-                        asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-                    failed = True
-                    if started >= measure_from:
-                        first_error = first_error or f"{type(exc).__name__}: {exc}"
-                    if writer is not None and not isinstance(exc, CallFailed):
-                        writer.close()
-                        writer = None
-                done = loop.time()
-                if started >= measure_from:
-                    last_done = max(last_done, done)
-                    if failed:
-                        errors += 1
-                    else:
-                        latencies.append((done - started) * 1000)
-        finally:
-            if writer is not None:
-                writer.close()
-
-    await asyncio.gather(sample_cpu(), *(connection(i) for i in range(concurrency)))
-    elapsed = max(last_done - measure_from, 1e-9)
-    return WorkerResult(len(latencies), errors, elapsed, latencies, first_error, cpu_percent)
+    return await closed_loop(target.host, target.port, concurrency=concurrency, warmup_s=warmup_s, seconds=seconds,
+                             request=request, check=check_answer, watch=watch)
 
 
 def worker_main(args: argparse.Namespace) -> int:
@@ -232,56 +125,6 @@ def worker_main(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Processes:
-    """Child processes in their own sessions (a Ctrl-C reaches only us); all stopped on close()."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 (the child owns it)
-        try:
-            proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            log.close()
-        self.procs.append((name, proc))
-        return proc
-
-    def log_tail(self, name: str, lines: int = 20) -> str:
-        path = self.log_dir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-
-    def wait_listening(self, name: str, proc: subprocess.Popen[bytes], port: int, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    return
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"overhead: {name} did not start\n{self.log_tail(name)}")
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        for _, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for _, proc in reversed(self.procs):
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.procs.clear()
 
 
 @dataclass
@@ -296,13 +139,13 @@ class Setup:
 @contextlib.contextmanager
 def environment(args: argparse.Namespace) -> Iterator[tuple[Setup, Processes]]:
     """Start the upstream (and the hub unless --hub-url), register the upstream, tear everything down after."""
-    with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
-        procs = Processes(Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp, processes(PROGRAM, Path(tmp)) as procs:
         registered: tuple[str, str, str] | None = None  # (hub base URL, token, upstream name) to delete at the end
         try:
             up_port = free_port()
-            upstream = procs.start("upstream", [sys.executable, "-m", "tests.upstreams", "http", str(up_port)])
-            procs.wait_listening("upstream", upstream, up_port)
+            upstream = procs.start("upstream", [sys.executable, "-m", "tests.upstreams", "http", str(up_port)],
+                                   env=dict(os.environ))
+            procs.wait_listening("upstream", up_port)
             direct_url = f"http://127.0.0.1:{up_port}/mcp"
             pids = {"upstream": upstream.pid}
 
@@ -318,12 +161,13 @@ def environment(args: argparse.Namespace) -> Iterator[tuple[Setup, Processes]]:
                 hub_port = free_port()
                 token = secrets.token_urlsafe(24)
                 hub = procs.start("hub", [sys.executable, "-m", "hub.cli", "serve"], env={
+                    **os.environ,
                     "HUB_DATA_DIR": str(Path(tmp) / "hub"), "HUB_HOST": "127.0.0.1", "HUB_PORT": str(hub_port),
                     "HUB_ADMIN_TOKEN": token, "HUB_PACKS": "[]", "HUB_LOG_LEVEL": args.hub_log_level,
                     # The limiter runs on every call (its cost is measured) but never refuses the bench.
                     "HUB_RATE_LIMIT": "1000000/s", "HUB_TOOL_RATE_LIMIT": "1000000/s",
                 })
-                procs.wait_listening("hub", hub, hub_port)
+                procs.wait_listening("hub", hub_port)
                 pids["hub"] = hub.pid
                 base = f"http://127.0.0.1:{hub_port}"
                 name = "up"
@@ -342,7 +186,6 @@ def environment(args: argparse.Namespace) -> Iterator[tuple[Setup, Processes]]:
                 with contextlib.suppress(httpx.HTTPError):
                     httpx.delete(f"{base}/api/v1/upstreams/{name}", headers={"Authorization": f"Bearer {token}"},
                                  timeout=10)
-            procs.close()
 
 
 # ---------------------------------------------------------------------------------------------- measuring
@@ -359,13 +202,6 @@ class Figures:
     cpu_percent: dict[str, float]
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    rank = max(0, min(len(sorted_values) - 1, round(q * len(sorted_values) + 0.5) - 1))  # nearest rank
-    return sorted_values[rank]
-
-
 def measure(procs: Processes, url: str, tool: str, token: str | None, concurrency: int,
             warmup_s: float, seconds: float, watch: dict[str, int]) -> Figures:
     argv = [sys.executable, str(Path(__file__).resolve()), "worker", "--url", url, "--tool", tool,
@@ -373,18 +209,18 @@ def measure(procs: Processes, url: str, tool: str, token: str | None, concurrenc
     argv += [f"--watch={name}={pid}" for name, pid in watch.items()]
     proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, TOKEN_ENV: token or ""}, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, start_new_session=True)
-    procs.procs.append(("worker", proc))
+    procs.procs["worker"] = proc
     try:
         out, _ = proc.communicate(timeout=warmup_s + seconds + 120)
     finally:
-        procs.procs.remove(("worker", proc))
+        procs.procs.pop("worker", None)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     if proc.returncode != 0:
         raise SystemExit(f"overhead: the load generator failed (exit {proc.returncode})")
-    result = WorkerResult(**json.loads(out))
-    latencies = sorted(result.latencies_ms)
+    result = LoopResult(**json.loads(out))
+    latencies = result.latencies_ms
     return Figures(round(result.calls / result.elapsed_s, 1), round(percentile(latencies, 0.50), 3),
                    round(percentile(latencies, 0.99), 3), result.calls, result.errors, result.first_error,
                    result.cpu_percent)
@@ -392,12 +228,9 @@ def measure(procs: Processes, url: str, tool: str, token: str | None, concurrenc
 
 def find_warnings(rows: list[dict[str, Any]]) -> list[str]:
     # A hub we did not start (and were not given the pid of) counts as "other" in its own runs: skip those.
-    busiest = max((row[side]["cpu_percent"].get("other", 0.0) for row in rows for side in ("direct", "hub")
-                   if side == "direct" or "hub" in row[side]["cpu_percent"]), default=0.0)
-    if busiest > OTHER_CPU_WARN:
-        return [f"other processes used up to {busiest:.0f}% of a core during a measurement; these figures "
-                "understate what this machine can do (run again when it is idle)"]
-    return []
+    warning = other_cpu_warning([row[side]["cpu_percent"] for row in rows for side in ("direct", "hub")
+                                 if side == "direct" or "hub" in row[side]["cpu_percent"]])
+    return [warning] if warning else []
 
 
 def render(rows: list[dict[str, Any]], setup: dict[str, Any], warnings: list[str]) -> str:
@@ -492,26 +325,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def _interrupt(_signum: int, _frame: object) -> None:
-    for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
-        signal.signal(signum, signal.SIG_IGN)
-    raise KeyboardInterrupt  # unwinds through the clean-up in environment()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "worker":
         return worker_main(args)
-    for signum in STOP_SIGNALS:  # SIGINT too: a background job inherits SIG_IGN for it
-        signal.signal(signum, _interrupt)
-    try:
-        return bench_main(args)
-    except KeyboardInterrupt:
-        print("overhead: interrupted", file=sys.stderr)
-        return 130
+    return run_main(PROGRAM, lambda: bench_main(args))
 
 
 if __name__ == "__main__":

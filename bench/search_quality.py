@@ -28,17 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from loadgen import cpu_percent, cpu_seconds, other_cpu_warning
 from searchbench import (
     ROOT,
     Hub,
     approve_pending,
-    cpu_percent,
-    cpu_seconds,
     gather_limited,
     git_describe,
     log,
     new_token,
-    other_cpu_warning,
     parse_env,
     processes,
     register_upstream,

@@ -31,15 +31,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from loadgen import cpu_seconds, other_cpu_warning
 from searchbench import (
     Hub,
     approve_pending,
-    cpu_seconds,
     git_describe,
     log,
     memory_kib,
     new_token,
-    other_cpu_warning,
     parse_env,
     principal_token,
     processes,

@@ -1,5 +1,5 @@
 """Shared helpers of the search benchmarks (search_quality.py, search_speed.py): processes, the hub's REST API
-for loading a catalog, and a light closed-loop load generator for `GET /api/v1/search`.
+for loading a catalog, and the closed-loop load of `GET /api/v1/search` (on loadgen.closed_loop).
 
 A catalog arrives the real way: JSONL corpora served by upstream MCP servers (`python -m
 tests.fixtures.corpus_server http PORT CORPUS.jsonl`), registered over REST with `auto_approve`; the tools
@@ -27,11 +27,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from overhead import cpu_seconds, percentile, read_response
+from loadgen import BadAnswer, closed_loop, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # as tests/fixtures/corpus_server.py makes tool names MCP-safe
-OTHER_CPU_WARN = 20.0  # % of one core used by unrelated processes above which figures are flagged
 
 
 def safe_name(name: str) -> str:
@@ -320,17 +319,7 @@ def memory_kib(pid: int) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------------- load generator
 
 
-def cpu_percent(before: dict[str, float], after: dict[str, float], wall_s: float) -> dict[str, float]:
-    """% of one core each watched process (and this one: loadgen) used between two cpu_seconds() readings, and
-    `other`: everything else on the machine."""
-    used = {name: round(100 * (after[name] - before[name]) / wall_s, 1) for name in after if name in before}
-    if "machine" in used:
-        ours = sum(value for name, value in used.items() if name != "machine")
-        used["other"] = round(max(0.0, used.pop("machine") - ours), 1)
-    return used
-
-
-class QueryFailed(Exception):
+class QueryFailed(BadAnswer):
     pass
 
 
@@ -357,76 +346,27 @@ async def search_load(url: str, token: str, next_query: Callable[[], str], *, co
     host, _, port_text = url.removeprefix("http://").rstrip("/").partition(":")
     port = int(port_text or 80)
     head = f"Host: {host}:{port}\r\nAccept: application/json\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
-    loop = asyncio.get_running_loop()
-    measure_from = loop.time() + warmup_s
-    measure_until = measure_from + seconds
-    latencies: list[float] = []
-    result_counts: list[int] = []
-    errors = 0
-    first_error: str | None = None
-    last_done = measure_from
-    cpu: dict[str, float] = {}
-    watch = watch or {}
 
-    async def sample_cpu() -> None:
-        await asyncio.sleep(max(0.0, measure_from - loop.time()))
-        before, wall_from = cpu_seconds(watch), time.monotonic()
-        await asyncio.sleep(max(0.0, measure_until - loop.time()))
-        after, wall = cpu_seconds(watch), time.monotonic() - wall_from
-        cpu.update(cpu_percent(before, after, wall))
+    def request(_counter: int) -> bytes:
+        path = f"/api/v1/search?q={quote(next_query()[:1000], safe='')}&kind=tool&limit={limit}"
+        return b"GET %s HTTP/1.1\r\n%s" % (path.encode(), head)
 
-    async def connection() -> None:
-        nonlocal errors, first_error, last_done
-        reader: asyncio.StreamReader | None = None
-        writer: asyncio.StreamWriter | None = None
-        try:
-            while (started := loop.time()) < measure_until:
-                path = f"/api/v1/search?q={quote(next_query()[:1000], safe='')}&kind=tool&limit={limit}"
-                count = 0
-                try:
-                    if writer is None:
-                        reader, writer = await asyncio.open_connection(host, port)
-                    assert reader is not None
-                    writer.write(b"GET %s HTTP/1.1\r\n%s" % (path.encode(), head))
-                    status, headers, body = await read_response(reader)
-                    if headers.get("connection", "").lower() == "close":
-                        writer.close()
-                        writer = None
-                    if status != 200:
-                        raise QueryFailed(f"HTTP {status}: {body[:200]!r}")
-                    results = json.loads(body)["results"]
-                    count = len(results)
-                    problem = check(results) if check is not None else None
-                    if problem:
-                        raise QueryFailed(problem)
-                    failed = False
-                except (QueryFailed, OSError, ValueError, KeyError, TypeError, asyncio.IncompleteReadError,
-                        asyncio.LimitOverrunError) as exc:
-                    failed = True
-                    if started >= measure_from:
-                        first_error = first_error or f"{type(exc).__name__}: {exc}"
-                    if writer is not None and not isinstance(exc, QueryFailed):
-                        writer.close()
-                        writer = None
-                done = loop.time()
-                if started >= measure_from:
-                    last_done = max(last_done, done)
-                    if failed:
-                        errors += 1
-                    else:
-                        latencies.append((done - started) * 1000)
-                        result_counts.append(count)
-        finally:
-            if writer is not None:
-                writer.close()
+    def check_answer(status: int, _headers: dict[str, str], body: bytes, _counter: int) -> int:
+        if status != 200:
+            raise QueryFailed(f"HTTP {status}: {body[:200]!r}")
+        results = json.loads(body)["results"]
+        problem = check(results) if check is not None else None
+        if problem:
+            raise QueryFailed(problem)
+        return len(results)
 
-    await asyncio.gather(sample_cpu(), *(connection() for _ in range(concurrency)))
-    elapsed = max(last_done - measure_from, 1e-9)
-    latencies.sort()
-    return LoadResult(len(latencies), errors, round(elapsed, 3), round(len(latencies) / elapsed, 1),
+    result = await closed_loop(host, port, concurrency=concurrency, warmup_s=warmup_s, seconds=seconds,
+                               request=request, check=check_answer, watch=watch or {})
+    latencies, counts, elapsed = result.latencies_ms, result.counts, result.elapsed_s
+    return LoadResult(result.calls, result.errors, round(elapsed, 3), round(result.calls / elapsed, 1),
                       round(percentile(latencies, 0.50), 2), round(percentile(latencies, 0.99), 2),
-                      round(sum(result_counts) / len(result_counts), 2) if result_counts else 0.0, first_error,
-                      cpu)
+                      round(sum(counts) / len(counts), 2) if counts else 0.0, result.first_error,
+                      result.cpu_percent)
 
 
 async def gather_limited(concurrency: int, jobs: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
@@ -445,14 +385,6 @@ def table(rows: list[tuple[str, ...]], right: bool = True) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.rjust(w) if right and i else cell.ljust(w)
                       for i, (cell, w) in enumerate(zip(r, widths, strict=True))).rstrip() for r in rows]
-
-
-def other_cpu_warning(cpu_windows: list[dict[str, float]]) -> str | None:
-    busiest = max((w.get("other", 0.0) for w in cpu_windows), default=0.0)
-    if busiest > OTHER_CPU_WARN:
-        return (f"other processes used up to {busiest:.0f}% of a core during a measurement; these figures "
-                "understate what this machine can do (run again when it is idle)")
-    return None
 
 
 def git_describe() -> str | None:
