@@ -100,7 +100,7 @@ async def open_hub(settings: Settings) -> Hub:
     if settings.search:
         search = Search(SearchSettings(
             model=settings.search_model, max_seq_length=settings.search_max_seq_length,
-            threads=settings.search_threads, quantize=settings.search_quantize,
+            threads=settings.search_threads, quantize=settings.search_quantize, backend=settings.search_backend,
             qdrant_url=settings.qdrant_url, qdrant_api_key=settings.qdrant_api_key,
             collection=settings.qdrant_collection,
             ranking=Ranking(method=settings.search_fusion, weights=settings.search_weights),

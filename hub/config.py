@@ -111,9 +111,11 @@ class Settings(BaseSettings):
     search: bool = True
     search_model: str = "all-MiniLM-L6-v2"  # a bundled name, a directory, or a name in the local HF cache
     search_max_seq_length: int = Field(default=128, ge=16, le=512)
-    search_threads: int | None = Field(default=None, ge=1, le=64)  # torch threads; default: every core
-    # int8 linear layers: 2.4x the embedding throughput on CPU (indexing ~200 entries/s on 2 cores, queries
-    # 4.7 ms) for about 1 point of nDCG@10 (bench/search_quality.py): for very large catalogs.
+    search_threads: int | None = Field(default=None, ge=1, le=64)  # encoder threads; default: every core
+    # onnx: the model exported once to ONNX Runtime (cached under data_dir/models; the same vectors as torch,
+    # a third of the query latency); torch: sentence-transformers as loaded.
+    search_backend: Literal["onnx", "torch"] = "onnx"
+    # int8 weights: about 2x the indexing rate for slightly different vectors (bench/search_quality.py).
     search_quantize: bool = False
     # How dense and lexical scores combine (bench/search_quality.py compares them): linear is
     # weights[0] x cosine + weights[1] x BM25; rrf is weighted reciprocal rank fusion.

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from hub.search import lexical
+from hub.search.backends import load_encoder
 from hub.search.documents import Entry
-from hub.search.embedder import Embedder, load_model
+from hub.search.embedder import Embedder
 from hub.search.index import Hit, Index, IndexPoint, Ranking, Scope, open_index, run
 
 log = logging.getLogger("hub.search")
@@ -51,6 +52,7 @@ class SearchSettings:
     max_seq_length: int = 128
     threads: int | None = None
     quantize: bool = False
+    backend: str = "onnx"
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
     collection: str = "hub_catalog"
@@ -103,9 +105,10 @@ class Search:
         try:
             self.state = "loading"
             started = time.perf_counter()
-            model = await asyncio.to_thread(load_model, s.model, max_seq_length=s.max_seq_length, threads=s.threads,
-                                            quantize=s.quantize)
-            self.embedder = Embedder(model, model_id=f"{s.model}|int8" if s.quantize else s.model)
+            encoder = await asyncio.to_thread(load_encoder, s.model, max_seq_length=s.max_seq_length,
+                                              threads=s.threads, backend=s.backend, quantize=s.quantize,
+                                              cache_dir=self.data_dir / "models")
+            self.embedder = Embedder(encoder, model=s.model)
             self.index = await asyncio.to_thread(open_index, s.qdrant_url, self.data_dir, self.embedder.dimension,
                                                  collection=s.collection, api_key=s.qdrant_api_key)
             self._known = await run(self.index.scan)

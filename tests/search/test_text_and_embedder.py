@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from hub.search import lexical
+from hub.search.backends import OnnxEncoder, TorchEncoder, load_encoder
 from hub.search.documents import Entry, texts, words
-from hub.search.embedder import Embedder, load_model
+from hub.search.embedder import Embedder
 
 
 def test_terms_split_identifiers_drop_stop_words_and_meet_plurals() -> None:
@@ -50,13 +51,15 @@ def test_texts_and_payload_track_what_was_embedded() -> None:
 
 
 @pytest.fixture(scope="module")
-def model():
+def encoders(tmp_path_factory) -> dict[str, object]:
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
-    return load_model("all-MiniLM-L6-v2", max_seq_length=128, threads=None)
+    cache = tmp_path_factory.mktemp("models")
+    return {backend: load_encoder("all-MiniLM-L6-v2", max_seq_length=128, threads=None, backend=backend,
+                                  cache_dir=cache) for backend in ("onnx", "torch")}
 
 
-async def test_concurrent_queries_share_one_forward_pass(model) -> None:
-    embedder = Embedder(model, model_id="all-MiniLM-L6-v2")
+async def test_concurrent_queries_share_one_forward_pass(encoders) -> None:
+    embedder = Embedder(encoders["onnx"], model="all-MiniLM-L6-v2")
     batches: list[int] = []
     encode = embedder._encode
 
@@ -74,14 +77,42 @@ async def test_concurrent_queries_share_one_forward_pass(model) -> None:
         assert float(np.dot(alone, vectors[7])) > 0.999  # batching never changes a query's vector
         await embedder.query("find a tool number 7")
         assert sum(batches) == 16  # repeated queries come from the cache
-        docs = await embedder.documents([f"document {i}" for i in range(70)])
+        documents = [("a much longer document " * (i % 7)) + f"number {i}" for i in range(70)]
+        docs = await embedder.documents(documents)
         assert docs.shape == (70, embedder.dimension) and embedder.documents_embedded == 70
+        # sorted into batches by length, returned in the order given
+        assert float(np.dot(docs[40], encode([documents[40]])[0])) > 0.999
     finally:
         embedder.close()
 
 
-def test_the_model_loads_without_the_network(model) -> None:
+def test_onnx_and_torch_give_the_same_vectors(encoders) -> None:
+    onnx, torch = encoders["onnx"], encoders["torch"]
+    assert isinstance(onnx, OnnxEncoder) and isinstance(torch, TorchEncoder)
+    texts = ["Convert a PDF file to plain text.", "weather", "a long description " * 80]  # the last is truncated
+    assert np.abs(onnx.encode(texts) - torch.encode(texts)).max() < 1e-4
+    # the same vectors keep the same index keys: switching backends re-embeds nothing
+    assert Embedder(onnx, model="m").model_id == Embedder(torch, model="m").model_id
+
+
+def test_the_onnx_export_is_made_once_and_int8_is_a_different_model(tmp_path) -> None:
+    first = load_encoder("all-MiniLM-L6-v2", max_seq_length=128, threads=1, cache_dir=tmp_path)
+    exported = sorted(tmp_path.glob("*/model.onnx"))
+    assert len(exported) == 1 and not list(tmp_path.glob(".export-*"))  # no leftover work directory
+    stamp = exported[0].stat().st_mtime_ns
+    again = load_encoder("all-MiniLM-L6-v2", max_seq_length=128, threads=1, cache_dir=tmp_path)
+    assert exported[0].stat().st_mtime_ns == stamp  # reused, not re-exported
+    int8 = load_encoder("all-MiniLM-L6-v2", max_seq_length=128, threads=1, cache_dir=tmp_path, quantize=True)
+    assert len(list(tmp_path.glob("*/model.onnx"))) == 2
+    assert Embedder(int8, model="m").model_id != Embedder(first, model="m").model_id  # other vectors re-embed
+    text = ["send an email to a colleague"]
+    assert float(np.dot(int8.encode(text)[0], again.encode(text)[0])) > 0.97  # close, not equal
+
+
+def test_the_model_loads_without_the_network(encoders, tmp_path) -> None:
     """HF_HUB_OFFLINE is forced: an unknown hub name fails at once instead of trying to download."""
-    assert model.get_embedding_dimension() == 384
-    with pytest.raises(OSError):
-        load_model("sentence-transformers/not-a-bundled-model", max_seq_length=128, threads=None)
+    assert encoders["onnx"].dimension == encoders["torch"].dimension == 384
+    for backend in ("onnx", "torch"):
+        with pytest.raises(OSError):
+            load_encoder("sentence-transformers/not-a-bundled-model", max_seq_length=128, threads=None,
+                         backend=backend, cache_dir=tmp_path)
