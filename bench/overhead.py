@@ -21,6 +21,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -179,6 +180,7 @@ def environment(args: argparse.Namespace) -> Iterator[tuple[Setup, Processes]]:
                 raise SystemExit(f"overhead: registering the upstream failed: {response.status_code} {response.text}"
                                  f"\n{procs.log_tail('hub')}")
             registered = (base, token, name)
+            wait_until_settled(base, procs)
             yield Setup(direct_url, f"{base}/mcp", token, f"{name}.echo", pids), procs
         finally:
             if registered and args.hub_url:
@@ -186,6 +188,20 @@ def environment(args: argparse.Namespace) -> Iterator[tuple[Setup, Processes]]:
                 with contextlib.suppress(httpx.HTTPError):
                     httpx.delete(f"{base}/api/v1/upstreams/{name}", headers={"Authorization": f"Bearer {token}"},
                                  timeout=10)
+
+
+def wait_until_settled(base: str, procs: Processes, timeout_s: float = 300) -> None:
+    """Wait until the hub's background work (search model load, indexing) is done: it would share the CPU."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            search = httpx.get(f"{base}/readyz", timeout=10).json().get("search")
+            if not isinstance(search, dict) or search.get("state") in ("ready", "failed", "off"):
+                return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"overhead: the hub's search did not settle within {timeout_s:g} s\n"
+                             f"{procs.log_tail('hub')}")
+        time.sleep(0.5)
 
 
 # ---------------------------------------------------------------------------------------------- measuring
