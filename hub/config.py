@@ -115,8 +115,9 @@ class Settings(BaseSettings):
     # onnx: the model exported once to ONNX Runtime (cached under data_dir/models; the same vectors as torch,
     # a third of the query latency); torch: sentence-transformers as loaded.
     search_backend: Literal["onnx", "torch"] = "onnx"
-    # int8 weights: about 2x the indexing rate for slightly different vectors (bench/search_quality.py).
-    search_quantize: bool = False
+    # int8 weights for indexing: about 2x the rate. Unset: on for onnx (documents only; queries stay fp32, and
+    # ranking quality is unchanged), off for torch (whose int8 also embeds queries and costs ~1 nDCG point).
+    search_quantize: bool | None = None
     # How dense and lexical scores combine (bench/search_quality.py compares them): linear is
     # weights[0] x cosine + weights[1] x BM25; rrf is weighted reciprocal rank fusion.
     search_fusion: Literal["linear", "rrf", "dbsf", "dense", "lexical"] = "linear"

@@ -26,8 +26,10 @@ DOCUMENT_BATCH = 16  # measured: 16 beats 32 and 64 on 2 cores (less padding, wa
 class Embedder:
     """Normalised embeddings for documents (indexing) and queries (search), on one worker thread."""
 
-    def __init__(self, encoder: Encoder, *, model: str, query_cache: int = 1024) -> None:
-        self.encoder = encoder
+    def __init__(self, encoder: Encoder, *, model: str, queries: Encoder | None = None,
+                 query_cache: int = 1024) -> None:
+        self.encoder = encoder  # documents
+        self.query_encoder = queries or encoder
         self.dimension = encoder.dimension
         # Part of every entry's index key: another model, sequence length or vector-changing variant (int8)
         # means re-embedding; the same vectors from another backend do not.
@@ -42,6 +44,9 @@ class Embedder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.encoder.encode(texts)
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.query_encoder.encode(texts)
 
     async def documents(self, texts: list[str]) -> np.ndarray:
         """Embed documents a small batch at a time, so waiting queries slip in between batches.
@@ -76,7 +81,7 @@ class Embedder:
                 batch, self._queries = self._queries[:QUERY_BATCH], self._queries[QUERY_BATCH:]
                 texts = list(dict.fromkeys(text for text, _ in batch))
                 try:
-                    vectors = await loop.run_in_executor(self._executor, self._encode, texts)
+                    vectors = await loop.run_in_executor(self._executor, self._encode_queries, texts)
                 except Exception as exc:
                     for _, future in batch:
                         if not future.done():

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from hub.search import lexical
-from hub.search.backends import load_encoder
+from hub.search.backends import load_encoders
 from hub.search.documents import Entry
 from hub.search.embedder import Embedder
 from hub.search.index import Hit, Index, IndexPoint, Ranking, Scope, open_index, run
@@ -51,7 +51,7 @@ class SearchSettings:
     model: str = "all-MiniLM-L6-v2"
     max_seq_length: int = 128
     threads: int | None = None
-    quantize: bool = False
+    quantize: bool | None = None  # None: the backend's default (backends.load_encoders)
     backend: str = "onnx"
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
@@ -105,10 +105,10 @@ class Search:
         try:
             self.state = "loading"
             started = time.perf_counter()
-            encoder = await asyncio.to_thread(load_encoder, s.model, max_seq_length=s.max_seq_length,
-                                              threads=s.threads, backend=s.backend, quantize=s.quantize,
-                                              cache_dir=self.data_dir / "models")
-            self.embedder = Embedder(encoder, model=s.model)
+            encoders = await asyncio.to_thread(load_encoders, s.model, max_seq_length=s.max_seq_length,
+                                               threads=s.threads, backend=s.backend, quantize=s.quantize,
+                                               cache_dir=self.data_dir / "models")
+            self.embedder = Embedder(encoders.documents, queries=encoders.queries, model=s.model)
             self.index = await asyncio.to_thread(open_index, s.qdrant_url, self.data_dir, self.embedder.dimension,
                                                  collection=s.collection, api_key=s.qdrant_api_key)
             self._known = await run(self.index.scan)

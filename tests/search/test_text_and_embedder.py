@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hub.search import lexical
-from hub.search.backends import OnnxEncoder, TorchEncoder, load_encoder
+from hub.search.backends import OnnxEncoder, TorchEncoder, load_encoders
 from hub.search.documents import Entry, texts, words
 from hub.search.embedder import Embedder
 
@@ -54,20 +54,20 @@ def test_texts_and_payload_track_what_was_embedded() -> None:
 def encoders(tmp_path_factory) -> dict[str, object]:
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     cache = tmp_path_factory.mktemp("models")
-    return {backend: load_encoder("all-MiniLM-L6-v2", max_seq_length=128, threads=None, backend=backend,
-                                  cache_dir=cache) for backend in ("onnx", "torch")}
+    return {backend: load_encoders("all-MiniLM-L6-v2", max_seq_length=128, threads=None, backend=backend,
+                                   quantize=False, cache_dir=cache).documents for backend in ("onnx", "torch")}
 
 
 async def test_concurrent_queries_share_one_forward_pass(encoders) -> None:
     embedder = Embedder(encoders["onnx"], model="all-MiniLM-L6-v2")
     batches: list[int] = []
-    encode = embedder._encode
+    encode = embedder._encode_queries
 
     def counting(texts: list[str]) -> np.ndarray:
         batches.append(len(texts))
         return encode(texts)
 
-    embedder._encode = counting  # type: ignore[method-assign]
+    embedder._encode_queries = counting  # type: ignore[method-assign]
     try:
         queries = [f"find a tool number {i}" for i in range(16)]
         vectors = await asyncio.gather(*(embedder.query(q) for q in queries))
@@ -95,18 +95,22 @@ def test_onnx_and_torch_give_the_same_vectors(encoders) -> None:
     assert Embedder(onnx, model="m").model_id == Embedder(torch, model="m").model_id
 
 
-def test_the_onnx_export_is_made_once_and_int8_is_a_different_model(tmp_path) -> None:
-    first = load_encoder("all-MiniLM-L6-v2", max_seq_length=128, threads=1, cache_dir=tmp_path)
+def test_the_onnx_export_is_made_once_and_int8_documents_are_another_model(tmp_path) -> None:
+    def load(**options):
+        return load_encoders("all-MiniLM-L6-v2", max_seq_length=128, threads=1, cache_dir=tmp_path, **options)
+
+    plain = load(quantize=False)
     exported = sorted(tmp_path.glob("*/model.onnx"))
     assert len(exported) == 1 and not list(tmp_path.glob(".export-*"))  # no leftover work directory
     stamp = exported[0].stat().st_mtime_ns
-    again = load_encoder("all-MiniLM-L6-v2", max_seq_length=128, threads=1, cache_dir=tmp_path)
+    default = load()  # the onnx default: int8 documents, fp32 queries
     assert exported[0].stat().st_mtime_ns == stamp  # reused, not re-exported
-    int8 = load_encoder("all-MiniLM-L6-v2", max_seq_length=128, threads=1, cache_dir=tmp_path, quantize=True)
-    assert len(list(tmp_path.glob("*/model.onnx"))) == 2
-    assert Embedder(int8, model="m").model_id != Embedder(first, model="m").model_id  # other vectors re-embed
+    assert sorted(p.name for p in exported[0].parent.glob("*.onnx")) == ["model.int8.onnx", "model.onnx"]
     text = ["send an email to a colleague"]
-    assert float(np.dot(int8.encode(text)[0], again.encode(text)[0])) > 0.97  # close, not equal
+    assert np.abs(default.queries.encode(text) - plain.queries.encode(text)).max() < 1e-6  # queries stay fp32
+    assert float(np.dot(default.documents.encode(text)[0], plain.documents.encode(text)[0])) > 0.97  # close
+    # other document vectors mean another index key (re-embedding); the query side does not enter it
+    assert Embedder(default.documents, model="m").model_id != Embedder(plain.documents, model="m").model_id
 
 
 def test_the_model_loads_without_the_network(encoders, tmp_path) -> None:
@@ -114,5 +118,5 @@ def test_the_model_loads_without_the_network(encoders, tmp_path) -> None:
     assert encoders["onnx"].dimension == encoders["torch"].dimension == 384
     for backend in ("onnx", "torch"):
         with pytest.raises(OSError):
-            load_encoder("sentence-transformers/not-a-bundled-model", max_seq_length=128, threads=None,
-                         backend=backend, cache_dir=tmp_path)
+            load_encoders("sentence-transformers/not-a-bundled-model", max_seq_length=128, threads=None,
+                          backend=backend, cache_dir=tmp_path)
