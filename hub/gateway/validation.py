@@ -70,9 +70,25 @@ def validate_output(schema: dict[str, Any], structured: Any) -> str | None:
     return _check(schema, structured, "output")
 
 
+_by_object: dict[int, tuple[dict[str, Any], Any]] = {}  # id(schema) -> (schema, validator): no re-encoding per call
+
+
+def _validator_of(schema: dict[str, Any]) -> Any:
+    """The schema's validator; a catalog record's schema object is reused call after call, so it is looked up
+    by identity first (the entry holds the object, so its id cannot be reused while cached)."""
+    hit = _by_object.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    if len(_by_object) >= 4096:
+        _by_object.clear()
+    _by_object[id(schema)] = (schema, validator)
+    return validator
+
+
 def _check(schema: dict[str, Any], instance: Any, which: str) -> str | None:
     """The most relevant schema violation, located; None when valid (or the schema itself is broken)."""
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    validator = _validator_of(schema)
     if validator is None:
         return None
     try:
