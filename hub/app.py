@@ -47,6 +47,7 @@ from hub.surfaces.api_audit import AuditApi
 from hub.surfaces.api_gateway import GatewayApi
 from hub.surfaces.api_identity import IdentityApi
 from hub.surfaces.api_search import SearchApi
+from hub.surfaces.headers import TrimHeaderValues
 from hub.surfaces.mcp import McpSurface
 from hub.surfaces.oauth import OAuthRoutes
 
@@ -275,6 +276,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=rejection(backend))],
+        middleware=[Middleware(TrimHeaderValues),
+                    Middleware(AuthenticationMiddleware, backend=backend, on_error=rejection(backend))],
         lifespan=lifespan,
     )

@@ -10,7 +10,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.harness import ROOT, STDIO_UPSTREAM, http_upstream, running_hub
+from tests.harness import ADMIN_TOKEN, ROOT, STDIO_UPSTREAM, http_upstream, running_hub
 
 
 async def register(hub, body: dict) -> dict:
@@ -220,6 +220,30 @@ async def test_raw_stateless_tool_calls_keep_the_protocols_answers(tmp_path):
                 denied = await anon.post("/mcp", json=modern_call("remote.add", {"a": 1, "b": 2}),
                                          headers={**MODERN_HEADERS, "Mcp-Name": "remote.add"})
                 assert denied.status_code == 401
+
+            # RFC 9110: whitespace around a header value is not part of it (whichever HTTP parser runs)
+            padded = await raw_post(hub, modern_call("remote.add", {"a": 1, "b": 2}),
+                                    {**MODERN_HEADERS, "Mcp-Name": "  remote.add \t"})
+            assert padded["result"]["structuredContent"] == {"result": 3}, padded
+
+
+async def raw_post(hub, body: dict, headers: dict[str, str]) -> dict:
+    """A POST written byte by byte (HTTP clients refuse to send padded header values)."""
+    import json
+    from urllib.parse import urlsplit
+
+    url = urlsplit(hub.mcp_url)
+    payload = json.dumps(body).encode()
+    lines = [f"POST {url.path} HTTP/1.1", f"Host: {url.netloc}", "Content-Type: application/json",
+             f"Authorization: Bearer {ADMIN_TOKEN}", f"Content-Length: {len(payload)}", "Connection: close",
+             *(f"{k}: {v}" for k, v in headers.items())]
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+    answer = await reader.read()
+    writer.close()
+    head, _, content = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), answer[:300]
+    return json.loads(content)
 
 
 def _frames(response) -> list[dict]:
