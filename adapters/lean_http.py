@@ -43,31 +43,29 @@ class Poster(Protocol):
     async def aclose(self) -> None: ...
 
 
+def _too_large(limit: int, on_overflow: Callable[[], None]) -> ResponseTooLarge:
+    on_overflow()
+    return ResponseTooLarge(f"upstream response exceeded {limit} bytes")
+
+
 class _Answer:
     def __init__(self, response: aiohttp.ClientResponse, limit: int, on_overflow: Callable[[], None]) -> None:
         self.content_type = response.headers.get("Content-Type", "")
-        self._response, self._limit, self._on_overflow, self._seen = response, limit, on_overflow, 0
-
-    def _count(self, size: int) -> None:
-        self._seen += size
-        if self._seen > self._limit:
-            self._on_overflow()
-            raise ResponseTooLarge(f"upstream response exceeded {self._limit} bytes")
+        self._response, self._limit, self._on_overflow = response, limit, on_overflow
 
     async def read(self) -> bytes:
-        parts = []
-        async for chunk in self._response.content.iter_chunked(CHUNK):
-            self._count(len(chunk))
-            parts.append(chunk)
-        return b"".join(parts)
+        return b"".join([chunk async for chunk in self._chunks()])
 
-    async def lines(self) -> AsyncIterator[str]:
-        async for line in split_lines(self._chunks()):
-            yield line
+    def lines(self) -> AsyncIterator[str]:
+        return split_lines(self._chunks())
 
     async def _chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives (decompressed), counted against the cap."""
+        seen = 0
         async for chunk in self._response.content.iter_chunked(CHUNK):
-            self._count(len(chunk))
+            seen += len(chunk)
+            if seen > self._limit:
+                raise _too_large(self._limit, self._on_overflow)
             yield chunk
 
 
@@ -148,10 +146,8 @@ class LeanClient:
         if self._session is None or self._session.closed:
             self._session = self._open()
         async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as response:
-            length = response.content_length
-            if length is not None and length > self._limit:
-                self._on_overflow()
-                raise ResponseTooLarge(f"upstream response exceeded {self._limit} bytes")
+            if response.content_length is not None and response.content_length > self._limit:
+                raise _too_large(self._limit, self._on_overflow)
             yield _Answer(response, self._limit, self._on_overflow)
 
     async def aclose(self) -> None:

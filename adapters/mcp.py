@@ -395,10 +395,9 @@ class UpstreamClient:
         request_state: str | None = None, timeout: float | None = None,
         input_schema: dict[str, Any] | None = None,
     ) -> types.CallToolResult | types.InputRequiredResult:
-        version = self._modern_version
-        if version and self._poster is not None and self.can_call_directly(input_schema) \
-                and not (relay and relay.drives_input):
-            poster, url = self._poster, self.spec.url or ""
+        if self.can_call_directly(input_schema) and not (relay and relay.drives_input):
+            assert self._poster is not None and self._modern_version is not None
+            poster, url, version = self._poster, self.spec.url or "", self._modern_version
 
             async def direct() -> Any:
                 async with self._slots:

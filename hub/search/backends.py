@@ -188,8 +188,8 @@ def _recipe(model_dir: Path) -> dict[str, Any]:
 def export(model_dir: Path, cache_dir: Path) -> Path:
     """The model exported to ONNX under cache_dir/<recipe digest>/, made once and reused while it matches.
 
-    The recipe digest covers the weights, the tokenizer, the onnxruntime version and the options, so a
-    changed model or runtime gets a fresh export. Work happens in a temporary directory that is renamed into
+    The recipe digest covers the weights, the tokenizer, the onnxruntime version and the export format, so
+    a changed model or runtime gets a fresh export. Work happens in a temporary directory that is renamed into
     place, so a crash never leaves a half-written model behind."""
     recipe = _recipe(model_dir)
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
