@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ import httpx
 from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from joserfc.jwk import ECKey
 
-from tests.harness import ADMIN_TOKEN, ROOT, RunningHub, free_port
+from tests.harness import ADMIN_TOKEN, RunningHub, free_port, listening_process
 
 
 @dataclass
@@ -60,23 +58,9 @@ class AgentProcess:
 def a2a_agent(*args: str) -> Iterator[AgentProcess]:
     """The fixture agent on a free loopback port, with extra CLI `args` (e.g. "--token", "t")."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fixtures.a2a_agent", str(port), *args], cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"A2A agent did not start (args {args})")
-            time.sleep(0.05)
+    argv = [sys.executable, "-m", "tests.fixtures.a2a_agent", str(port), *args]
+    with listening_process(argv, port, f"A2A agent (args {args})") as proc:
         yield AgentProcess(f"http://127.0.0.1:{port}", proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def ec_jwk(kid: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -76,10 +76,9 @@ async def running_hub(tmp_path: Path, **overrides: object) -> AsyncIterator[Runn
 
 
 @contextlib.contextmanager
-def http_upstream(module: str = "tests.upstreams", *args: str) -> Iterator[str]:
-    """A real upstream MCP server process over Streamable HTTP; yields its /mcp URL."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", module, "http", str(port), *args], cwd=ROOT)
+def listening_process(argv: list[str], port: int, what: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process (run from the repository root) once it accepts connections on `port`; stopped after."""
+    proc = subprocess.Popen(argv, cwd=ROOT)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -87,15 +86,23 @@ def http_upstream(module: str = "tests.upstreams", *args: str) -> Iterator[str]:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"upstream {module} did not start")
+                raise RuntimeError(f"{what} did not start")
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield proc
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextlib.contextmanager
+def http_upstream(module: str = "tests.upstreams", *args: str) -> Iterator[str]:
+    """A real upstream MCP server process over Streamable HTTP; yields its /mcp URL."""
+    port = free_port()
+    with listening_process([sys.executable, "-m", module, "http", str(port), *args], port, f"upstream {module}"):
+        yield f"http://127.0.0.1:{port}/mcp"
 
 
 STDIO_UPSTREAM = [sys.executable, "-m", "tests.upstreams", "stdio"]
