@@ -1,6 +1,6 @@
 """Search quality through the hub's public search API: Recall@1, Recall@5, nDCG@10 and MRR per set and method.
 
-    python bench/search_quality.py [--data DIR] [--sets single,multi] [--methods linear,dense,lexical,rrf,dbsf]
+    python bench/search_quality.py [--data DIR] [--sets single,multi] [--methods linear,linear-plain,dense,lexical,rrf,dbsf]
                                    [--weights 1:0.1,1:0.3] [--limit-queries N] [--json]
 
 For each set (a `corpus<suffix>.jsonl` / `queries<suffix>.jsonl` pair in --data, in the format of
@@ -48,8 +48,9 @@ from searchbench import (
 
 PROGRAM = "search_quality"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "metatool"
-DEFAULT_METHODS = "linear,dense,lexical,rrf,dbsf"
+DEFAULT_METHODS = "linear,linear-plain,dense,lexical,rrf,dbsf"
 FUSIONS = ("linear", "rrf", "dbsf", "dense", "lexical")
+PLAIN = "linear-plain"  # linear without pseudo-relevance feedback (HUB_SEARCH_FEEDBACK=0)
 RRF_WEIGHTS = (1.0, 0.4)  # weighted RRF at its best measured weights (k=2), for comparison with linear
 DEPTH = 50  # results asked for per query (the API's maximum): MRR counts a first hit down to this rank
 MAX_QUERY_CHARS = 1000
@@ -157,9 +158,12 @@ class Method:
     label: str
     fusion: str
     weights: tuple[float, float] | None = None
+    feedback: float | None = None  # None: the hub's default
 
     def env(self) -> dict[str, str]:
         env = {"HUB_SEARCH_FUSION": self.fusion}
+        if self.feedback is not None:
+            env["HUB_SEARCH_FEEDBACK"] = str(self.feedback)
         if self.weights is not None:
             env["HUB_SEARCH_WEIGHTS"] = json.dumps(list(self.weights))
         return env
@@ -168,8 +172,11 @@ class Method:
 def parse_methods(methods: str, weights: str | None) -> list[Method]:
     out = []
     for name in (m.strip() for m in methods.split(",") if m.strip()):
+        if name == PLAIN:
+            out.append(Method(name, "linear", feedback=0.0))
+            continue
         if name not in FUSIONS:
-            raise SystemExit(f"{PROGRAM}: --methods takes {', '.join(FUSIONS)}; got {name!r}")
+            raise SystemExit(f"{PROGRAM}: --methods takes {', '.join((*FUSIONS, PLAIN))}; got {name!r}")
         out.append(Method(name, name, RRF_WEIGHTS if name == "rrf" else None))
     for item in (w.strip() for w in (weights or "").split(",") if w.strip()):
         try:

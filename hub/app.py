@@ -104,7 +104,8 @@ async def open_hub(settings: Settings) -> Hub:
             threads=settings.search_threads, quantize=settings.search_quantize, backend=settings.search_backend,
             qdrant_url=settings.qdrant_url, qdrant_api_key=settings.qdrant_api_key,
             collection=settings.qdrant_collection,
-            ranking=Ranking(method=settings.search_fusion, weights=settings.search_weights),
+            ranking=Ranking(method=settings.search_fusion, weights=settings.search_weights,
+                            feedback=settings.search_feedback),
         ), settings.data_dir)
     gateway = Gateway(
         federation,

@@ -57,6 +57,18 @@ class Ranking:
     weights: tuple[float, float] = (1.0, 0.15)  # dense, lexical (linear and rrf)
     k: int = 2  # rrf
     prefetch: int = 100  # candidates from each side
+    # Pseudo-relevance feedback (linear only): the best `feedback_pool` fused candidates are re-ranked by
+    # score + feedback x cosine(d, centroid of the best `feedback_depth`). Queries are long and noisy, tool
+    # descriptions short; what the best matches share says more about the intent than the query's wording.
+    # Measured on MetaTool (tuned on half the queries, checked on the other half): +1.0 nDCG@10 single,
+    # +0.5 multi; within noise when the caller sees a tenth of the catalog. 0 turns it off.
+    feedback: float = 0.2
+    feedback_depth: int = 20
+    feedback_pool: int = 50
+
+    @property
+    def uses_feedback(self) -> bool:
+        return self.method == "linear" and self.feedback > 0
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class Index(Protocol):
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None: ...
     def delete(self, ids: list[str]) -> None: ...
     def scan(self) -> dict[str, dict[str, Any]]: ...
+    def vectors(self, ids: list[str]) -> dict[str, list[float]]: ...
     def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
               limit: int) -> list[Hit]: ...
     def count(self) -> int: ...
@@ -140,6 +153,10 @@ class EdgeIndex:
             out.update((str(r.id), dict(r.payload or {})) for r in records)
             if offset is None:
                 return out
+
+    def vectors(self, ids: list[str]) -> dict[str, list[float]]:
+        records = self.shard.retrieve(list(ids), with_payload=False, with_vector=[DENSE])
+        return {str(r.id): v for r in records if (v := _dense_of(r.vector)) is not None}
 
     def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
               limit: int) -> list[Hit]:
@@ -244,6 +261,10 @@ class ClientIndex:
             if offset is None:
                 return out
 
+    def vectors(self, ids: list[str]) -> dict[str, list[float]]:
+        records = self.client.retrieve(self.collection, list(ids), with_payload=False, with_vectors=[DENSE])
+        return {str(r.id): v for r in records if (v := _dense_of(r.vector)) is not None}
+
     def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
               limit: int) -> list[Hit]:
         qm = self.qm
@@ -276,6 +297,13 @@ class ClientIndex:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _dense_of(vector: Any) -> list[float] | None:
+    """The dense vector out of a point's vectors (named vectors come back as a dict)."""
+    if isinstance(vector, dict):
+        vector = vector.get(DENSE)
+    return list(vector) if isinstance(vector, list | tuple) else None
 
 
 def open_index(qdrant_url: str | None, data_dir: Path, dimension: int, *, collection: str = "hub_catalog",

@@ -42,6 +42,21 @@ def dense_vectors(documents: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
 
 
+def with_feedback(hits: list[Hit], vectors: np.ndarray, ranking: Ranking) -> list[Hit]:
+    """Fused hits (best first) re-ranked by score + feedback x cosine(hit, centroid of the best hits' vectors)."""
+    if len(hits) < 2:
+        return hits
+    vectors = vectors.astype(np.float32)
+    centroid = vectors[:ranking.feedback_depth].mean(axis=0)
+    norm = float(np.linalg.norm(centroid))
+    if not np.isfinite(norm) or norm < 1e-6:
+        return hits
+    similarity = vectors @ (centroid / norm) / np.maximum(np.linalg.norm(vectors, axis=1), 1e-12)
+    scores = [h.score + ranking.feedback * float(s) for h, s in zip(hits, similarity, strict=True)]
+    order = sorted(range(len(hits)), key=lambda i: -scores[i])
+    return [Hit(hits[i].id, scores[i], hits[i].payload) for i in order]
+
+
 class SearchUnavailable(Exception):
     """Search cannot answer now (model loading, or it failed to start); the message is safe to show."""
 
@@ -73,6 +88,8 @@ class Search:
         self.embedded = 0  # entries embedded since start (a restart over an unchanged catalog embeds none)
         self._known: dict[str, dict[str, Any]] = {}  # point id -> {index_key, sig} as the index holds them
         self._payloads: dict[str, tuple[Entry, str, dict[str, Any]]] = {}
+        # Every entry's dense vector (float16: re-ranking needs no more), for pseudo-relevance feedback.
+        self._vectors: dict[str, np.ndarray] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.last_indexed_at: float | None = None
@@ -172,6 +189,7 @@ class Search:
             await run(self.index.delete, stale)
             for pid in stale:
                 self._known.pop(pid, None)
+                self._vectors.pop(pid, None)
         for start in range(0, len(embed), EMBED_BATCH):
             batch = embed[start:start + EMBED_BATCH]
             entries = [desired[pid].texts for pid in batch]
@@ -180,6 +198,8 @@ class Search:
             points = [IndexPoint(pid, vector.tolist(), lexical.document_vector(text.lexical), payloads[pid])
                       for pid, vector, text in zip(batch, vectors, entries, strict=True)]
             await run(self.index.upsert, points)
+            for pid, vector in zip(batch, vectors, strict=True):
+                self._vectors[pid] = vector.astype(np.float16)
             for pid in batch:
                 self._known[pid] = {"index_key": payloads[pid]["index_key"], "sig": payloads[pid]["sig"]}
             self.done += len(batch)
@@ -201,12 +221,31 @@ class Search:
         if scope.grants is not None and not scope.grants:
             return []
         sparse = lexical.query_vector(text[:MAX_QUERY_CHARS])
+        ranking = self.settings.ranking
         try:
             dense = await self.embedder.query(text[:MAX_QUERY_CHARS])
-            return await run(self.index.query, dense.tolist(), sparse, scope, self.settings.ranking, limit)
+            if not ranking.uses_feedback:
+                return await run(self.index.query, dense.tolist(), sparse, scope, ranking, limit)
+            hits = await run(self.index.query, dense.tolist(), sparse, scope, ranking,
+                             max(limit, ranking.feedback_pool))
+            vectors = await self._vectors_of([h.id for h in hits])
+            return (with_feedback(hits, vectors, ranking) if vectors is not None else hits)[:limit]
         except Exception as exc:  # a Qdrant server down or refusing: a clear 503, never a stack trace
             log.warning("search query failed: %s: %s", type(exc).__name__, exc)
             raise SearchUnavailable("Search is unavailable: the search index did not answer; retry shortly") from None
+
+    async def _vectors_of(self, ids: list[str]) -> np.ndarray | None:
+        """The entries' dense vectors, from memory; those indexed before a restart (or by another replica)
+        are read from the index once. None if one has gone meanwhile."""
+        assert self.index is not None
+        missing = [pid for pid in ids if pid not in self._vectors]
+        if missing:
+            for pid, vector in (await run(self.index.vectors, missing)).items():
+                self._vectors[pid] = np.asarray(vector, dtype=np.float16)
+        try:
+            return np.stack([self._vectors[pid] for pid in ids]) if ids else None
+        except KeyError:
+            return None
 
     def status(self) -> dict[str, Any]:
         """Progress for /readyz and the CLI."""
