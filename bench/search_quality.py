@@ -1,6 +1,7 @@
 """Search quality through the hub's public search API: Recall@1, Recall@5, nDCG@10 and MRR per set and method.
 
-    python bench/search_quality.py [--data DIR] [--sets single,multi] [--methods linear,linear-plain,dense,lexical,rrf,dbsf]
+    python bench/search_quality.py [--data DIR] [--sets single,multi]
+                                   [--methods linear,linear-plain,dense,lexical,rrf,dbsf]
                                    [--weights 1:0.1,1:0.3] [--limit-queries N] [--json]
 
 For each set (a `corpus<suffix>.jsonl` / `queries<suffix>.jsonl` pair in --data, in the format of

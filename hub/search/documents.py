@@ -51,6 +51,9 @@ class Entry:
     def payload(self, model_id: str, lexical_version: str) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "kind": self.kind, "key": self.key, "source": self.source, "state": self.state,
+            # kind and state in one field, so the query's filter is one condition (two conditions that match
+            # nearly everything made Qdrant's filtered search 2.5x slower at 10k entries)
+            "visible": self.kind if self.state == "approved" else "-",
             "grants": list(self.grants), "name": self.name, "title": self.title,
             "description": self.description,
             "index_key": _digest(f"{model_id}|{lexical_version}|{self.texts}"),

@@ -8,8 +8,9 @@ entries). Either way the caller's visibility is a filter of the query itself: an
 not see is never a candidate, and ranking is over the allowed set.
 
 Payload of every point: kind, key (tool name, agent id), source (upstream or agent), state, grants (the
-scopes that make it visible), name, title, description, index_key (model + text: what was embedded) and
-sig (a digest of the payload, to notice payload-only changes).
+scopes that make it visible), visible (the kind if approved, else "-": what the filter matches), name, title,
+description, index_key (model + text: what was embedded) and sig (a digest of the payload, to notice
+payload-only changes).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ log = logging.getLogger("hub.search")
 
 DENSE = "dense"
 LEXICAL = "lexical"
-KEYWORD_FIELDS = ("kind", "key", "source", "state", "grants")
+KEYWORD_FIELDS = ("visible", "kind", "key", "source", "state", "grants")
 SCAN_FIELDS = ["index_key", "sig"]
 
 
@@ -115,14 +116,13 @@ class EdgeIndex:
         if shard is None:
             path.mkdir(parents=True, exist_ok=True)
             shard = qe.EdgeShard.create(str(path), config)
-            for name in KEYWORD_FIELDS:
-                shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+        for name in KEYWORD_FIELDS:  # an index made by an older hub may lack one
+            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
         self.shard = shard
 
     def _filter(self, scope: Scope) -> Any:
         qe = self.qe
-        must = [qe.FieldCondition("state", match=qe.MatchValue("approved")),
-                qe.FieldCondition("kind", match=qe.MatchAny(list(scope.kinds)))]
+        must = [qe.FieldCondition("visible", match=qe.MatchAny(list(scope.kinds)))]
         if scope.grants is not None:
             must.append(qe.FieldCondition("grants", match=qe.MatchAny(sorted(scope.grants))))
         must_not = ([qe.FieldCondition("source", match=qe.MatchAny(sorted(scope.hidden_sources)))]
@@ -223,14 +223,13 @@ class ClientIndex:
                 vectors_config={DENSE: qm.VectorParams(size=dimension, distance=qm.Distance.COSINE)},
                 sparse_vectors_config={LEXICAL: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
             )
-            if location != ":memory:":  # local mode has no payload indexes
-                for name in KEYWORD_FIELDS:
-                    self.client.create_payload_index(collection, name, qm.PayloadSchemaType.KEYWORD)
+        if location != ":memory:":  # local mode has no payload indexes; a server's are kept (idempotent)
+            for name in KEYWORD_FIELDS:
+                self.client.create_payload_index(collection, name, qm.PayloadSchemaType.KEYWORD)
 
     def _filter(self, scope: Scope) -> Any:
         qm = self.qm
-        must: list[Any] = [qm.FieldCondition(key="state", match=qm.MatchValue(value="approved")),
-                           qm.FieldCondition(key="kind", match=qm.MatchAny(any=list(scope.kinds)))]
+        must: list[Any] = [qm.FieldCondition(key="visible", match=qm.MatchAny(any=list(scope.kinds)))]
         if scope.grants is not None:
             must.append(qm.FieldCondition(key="grants", match=qm.MatchAny(any=sorted(scope.grants))))
         must_not: list[Any] | None = (

@@ -48,6 +48,7 @@ def test_texts_and_payload_track_what_was_embedded() -> None:
     assert entry.payload("model-b", lexical.VERSION)["index_key"] != same["index_key"]  # a new model re-embeds
     quarantined = Entry(**{**entry.__dict__, "state": "quarantined"}).payload("model-a", lexical.VERSION)
     assert quarantined["index_key"] == same["index_key"] and quarantined["sig"] != same["sig"]  # payload only
+    assert (same["visible"], quarantined["visible"]) == ("tool", "-")  # what the query filter matches
 
 
 @pytest.fixture(scope="module")
