@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import hashlib
 import json
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -181,6 +183,38 @@ async def test_a_real_database_error_reaches_the_caller(log: AuditLog, audit_sto
     assert not result.ok and result.first_broken_seq == 2 and "past the head" in result.message
     await execute(audit_store, "DELETE FROM audit_log WHERE seq = 2")
     assert await log.record(entry(3)) == 2
+
+
+async def test_on_sqlite_a_lone_record_never_stalls_the_event_loop(tmp_path: Path) -> None:
+    """A record taken on the loop itself must not wait there for a lock another writer holds."""
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    audit = AuditLog(store)
+    await audit.start()
+    try:
+        assert await audit.record(entry(1)) == 1
+        other = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+        pending = asyncio.create_task(audit.record(entry(2)))
+        started = time.monotonic()
+        for _ in range(10):  # the loop keeps turning while the record waits for the lock
+            await asyncio.sleep(0.01)
+        assert time.monotonic() - started < 2 and not pending.done()
+        other.execute("ROLLBACK")
+        other.close()
+        assert await asyncio.wait_for(pending, 30) == 2
+        for n in range(3, 501):  # lone records, one after another: every hundredth checkpoints the WAL
+            assert await audit.record(entry(n)) == n
+        # (without the thread's turns the WAL would only grow: about 12 MiB by now)
+        assert (tmp_path / "hub.db-wal").stat().st_size < 8 * 2**20
+    finally:
+        await audit.close()
+        await store.close()
+    reopened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    try:
+        result = await verify(reopened)
+        assert result.ok and result.count == 500
+    finally:
+        await reopened.close()
 
 
 async def test_record_before_start_is_refused(audit_store: Store) -> None:
