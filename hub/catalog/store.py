@@ -308,6 +308,11 @@ class Store:
         async with self._read() as s:
             return [_record(row) for row in await s.scalars(stmt)]
 
+    async def tools_changed_since(self, since: datetime) -> list[ToolRecord]:
+        """Every tool added or changed at or after `since` (updated_at), for a replica's incremental reload."""
+        async with self._read() as s:
+            return [_record(row) for row in await s.scalars(select(ToolRow).where(ToolRow.updated_at >= since))]
+
     async def get_tool(self, name: str) -> ToolRecord | None:
         async with self._read() as s:
             row = await s.get(ToolRow, name)

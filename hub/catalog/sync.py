@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,12 @@ from hub.catalog.store import Conflict, NameCollision, Store
 from hub.events import PROMPTS_CHANGED, RESOURCES_CHANGED, TOOL_QUARANTINED, TOOLS_CHANGED, Event, EventBus
 
 log = logging.getLogger("hub.catalog.sync")
+
+# Reloads read only the tools changed since the last one (a 100k catalog is not re-read for each change).
+# The window re-reads the last minute too: a change committed late, or stamped by a replica whose clock
+# lags, still lands; a full reload now and then covers anything beyond it.
+CHANGE_WINDOW = timedelta(seconds=60)
+FULL_RELOAD_S = 600.0
 
 
 class RegistrationError(Exception):
@@ -114,6 +121,8 @@ class Federation:
         # The request path's view of the catalog, rebuilt from the store after every sync.
         self.tools: dict[str, ToolRecord] = {}
         self.tool_defs: dict[str, types.Tool] = {}
+        self._tools_newest: datetime | None = None  # the newest updated_at the last reload saw
+        self._full_reload_at = 0.0
         self.prompts: dict[str, PromptEntry] = {}
         self.resources: dict[str, tuple[str, types.Resource]] = {}
         self.templates: list[TemplateEntry] = []
@@ -321,10 +330,27 @@ class Federation:
         self._resource_cache[name] = (resources, templates)
         return changed
 
-    async def _reload_index(self) -> dict[str, UpstreamSpec]:
-        """Rebuild the request path's view from the store; returns the upstreams it saw."""
-        mark = await self.store.catalog_mark()
-        records: dict[str, ToolRecord] = {}
+    async def _reload_tools(self, mark: tuple[Any, ...]) -> None:
+        """Bring `tools` and `tool_defs` up to the store: the tools changed since the last reload when that is
+        known to be enough, else all of them (at start, now and then, and whenever the counts disagree)."""
+        count, newest = mark[0], mark[1]
+        since = self._tools_newest
+        if since is not None and time.monotonic() - self._full_reload_at < FULL_RELOAD_S:
+            changed = await self.store.tools_changed_since(since - CHANGE_WINDOW)
+            records = dict(self.tools)
+            records.update((r.name, r) for r in changed)
+            if len(records) != count:  # something was removed
+                names = await self.store.tool_names()
+                for name in records.keys() - names:
+                    del records[name]
+            if len(records) == count:
+                defs = dict(self.tool_defs)
+                for name in defs.keys() - records.keys():
+                    del defs[name]
+                defs.update((r.name, to_tool(r)) for r in changed if r.name in records)
+                self.tools, self.tool_defs, self._tools_newest = records, defs, newest
+                return
+        records = {}
         after: str | None = None
         while True:
             page = await self.store.list_tools(after=after, limit=1000)
@@ -334,6 +360,12 @@ class Federation:
             after = page[-1].name
         self.tools = records
         self.tool_defs = {name: to_tool(r) for name, r in records.items()}
+        self._tools_newest, self._full_reload_at = newest, time.monotonic()
+
+    async def _reload_index(self) -> dict[str, UpstreamSpec]:
+        """Rebuild the request path's view from the store; returns the upstreams it saw."""
+        mark = await self.store.catalog_mark()
+        await self._reload_tools(mark)
 
         specs = {s.name: s for s in await self.store.list_upstreams()}
         self.disabled_upstreams = frozenset(name for name, spec in specs.items() if not spec.enabled)

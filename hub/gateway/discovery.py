@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from hub.catalog.entities import ToolRecord
 from hub.gateway.audit import AuditEntry, argument_digest
 from hub.gateway.errors import Forbidden, RateLimited, Unavailable
 from hub.gateway.policy import agent_grants, may_search, search_grants, tool_grants
@@ -31,6 +32,7 @@ class Discovery:
         self.search = search
         self.mode = mode  # off | on | auto (on past `threshold` visible tools)
         self.threshold = threshold
+        self._tool_entries: dict[str, tuple[ToolRecord, str, Entry]] = {}
         if search is not None:
             search.add_source(self.tool_entries)
             search.add_source(self.agent_entries)
@@ -45,15 +47,24 @@ class Discovery:
         return self.mode == "on" or visible > self.threshold
 
     def tool_entries(self) -> list[Entry]:
-        """The catalog's tools as search entries (the index keeps their state and grants as the filter)."""
+        """The catalog's tools as search entries (the index keeps their state and grants as the filter).
+
+        Entries are kept per tool record: a reload keeps the records of unchanged tools, so a large catalog's
+        texts are not rebuilt each time the indexer looks."""
         federation = self.gateway.federation
         disabled = federation.disabled_upstreams
-        return [Entry(kind="tool", key=r.name, source=r.upstream,
-                      state="disabled" if r.upstream in disabled else r.state.value,
-                      grants=tool_grants(r.name, r.upstream), name=r.name, title=r.title,
-                      description=r.description or "",
-                      texts=texts(r.name, r.title, r.description, r.input_schema))
-                for r in federation.tools.values()]
+        entries: dict[str, tuple[ToolRecord, str, Entry]] = {}
+        for r in federation.tools.values():
+            state = "disabled" if r.upstream in disabled else r.state.value
+            cached = self._tool_entries.get(r.name)
+            if cached is None or cached[0] is not r or cached[1] != state:
+                cached = (r, state, Entry(kind="tool", key=r.name, source=r.upstream, state=state,
+                                          grants=tool_grants(r.name, r.upstream), name=r.name, title=r.title,
+                                          description=r.description or "",
+                                          texts=texts(r.name, r.title, r.description, r.input_schema)))
+            entries[r.name] = cached
+        self._tool_entries = entries
+        return [entry for _, _, entry in entries.values()]
 
     def agent_entries(self) -> list[Entry]:
         """Registered agents as search entries (their skills folded into the text)."""

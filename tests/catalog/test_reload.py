@@ -1,0 +1,86 @@
+"""The request path's view of the catalog follows the store incrementally (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hub.adapters.mcp import Limits
+from sqlalchemy import text, update
+
+from hub.catalog.entities import ToolState
+from hub.catalog.models import ToolRow, utcnow
+from hub.catalog.store import Store
+from hub.catalog.sync import Federation
+from hub.events import EventBus
+from tests.catalog.test_store import spec, tool
+
+
+@pytest.fixture
+async def catalog(store: Store) -> Store:
+    async with store.engine.begin() as conn:  # the PostgreSQL database is shared by the whole session
+        await conn.execute(text("DELETE FROM tools"))
+        await conn.execute(text("DELETE FROM upstreams"))
+    return store
+
+
+class Counted:
+    """Counts the full reads of the catalog (list_tools pages) a federation makes."""
+
+    def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.full_reads = 0
+        original = store.list_tools
+
+        async def list_tools(**kw: Any) -> Any:
+            self.full_reads += 1
+            return await original(**kw)
+
+        monkeypatch.setattr(store, "list_tools", list_tools)
+
+
+async def restamp(store: Store, name: str, age: timedelta, **values: str) -> None:
+    """Change a row behind the federation's back, stamped `age` in the past (a lagging replica's clock)."""
+    async with store.engine.begin() as conn:
+        await conn.execute(update(ToolRow).where(ToolRow.name == name).values(**values, updated_at=utcnow() - age))
+
+
+async def test_reloads_read_only_what_changed_and_still_see_everything(catalog: Store,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    store = catalog
+    up, other = spec("up"), spec("other")
+    await store.add_upstream(up)
+    await store.add_upstream(other)
+    await store.sync_tools("up", [tool(up, "a"), tool(up, "b"), tool(up, "c")])
+    await store.sync_tools("other", [tool(other, "x")])
+    federation = Federation(store, EventBus(), Limits())
+    reads = Counted(store, monkeypatch)
+    await federation.refresh()
+    assert set(federation.tools) == {"up.a", "up.b", "up.c", "other.x"} and reads.full_reads > 0
+
+    reads.full_reads = 0
+    await store.sync_tools("up", [tool(up, "a", description="a does other things now"), tool(up, "d")])  # b, c go
+    await store.set_tool_state("other.x", ToolState.disabled)
+    await federation.refresh()
+    assert reads.full_reads == 0  # incremental
+    assert set(federation.tools) == set(federation.tool_defs) == {"up.a", "up.d", "other.x"}
+    assert federation.tool_defs["up.a"].description == "a does other things now"
+    assert federation.tools["other.x"].state == ToolState.disabled
+
+    # A change committed late, or stamped by a replica whose clock lags, within the window: still seen.
+    await restamp(store, "up.d", timedelta(seconds=20), description="d, as another replica wrote it")
+    await federation.refresh()
+    assert reads.full_reads == 0 and federation.tool_defs["up.d"].description == "d, as another replica wrote it"
+
+    await store.delete_upstream("other")  # its tools go with it
+    await federation.refresh()
+    assert set(federation.tools) == set(federation.tool_defs) == {"up.a", "up.d"} and reads.full_reads == 0
+
+    # A tool stamped far in the past is outside the window: the counts disagree, so everything is re-read.
+    await store.sync_tools("up", [tool(up, "a", description="a does other things now"), tool(up, "d"),
+                                  tool(up, "e")])
+    await restamp(store, "up.e", timedelta(hours=2))
+    await store.set_tool_state("up.a", ToolState.disabled)
+    await federation.refresh()
+    assert reads.full_reads > 0 and set(federation.tools) == {"up.a", "up.d", "up.e"}
+    assert federation.tools["up.a"].state == ToolState.disabled
