@@ -252,6 +252,21 @@ async def wait_search_ready(hub: Hub, expected: int, timeout_s: float = 3600,
             await asyncio.sleep(interval_s)
 
 
+async def wait_search_settled(hub: Hub, timeout_s: float = 3600, interval_s: float = 0.25) -> dict[str, Any]:
+    """Poll /readyz until no optimisation of the embedded index is running (search/edge.py)."""
+    deadline = time.monotonic() + timeout_s
+    async with hub.client() as http:
+        while True:
+            status = await search_status(http)
+            if not status.get("optimizing"):
+                return status
+            if not hub.alive():
+                raise hub.procs.fail(hub.name, "the hub exited")
+            if time.monotonic() > deadline:
+                raise hub.procs.fail(hub.name, f"the index was not optimised within {timeout_s:g} s: {status}")
+            await asyncio.sleep(interval_s)
+
+
 async def register_upstream(hub: Hub, name: str, url: str) -> int:
     """Register a corpus upstream (auto-approved, no prefix): how many tools it brought."""
     async with hub.client() as http:

@@ -1,7 +1,7 @@
 """The vector index: one Qdrant collection of tools, agents and skills, queried with the caller's filter.
 
 Two backends speak the same small interface. The embedded default is Qdrant Edge (the Qdrant engine
-in-process, persisted under the data dir, with real payload indexes); a Qdrant server is reached with
+in-process, persisted under the data dir, with real payload indexes: search/edge.py); a Qdrant server is reached with
 `qdrant-client` when `HUB_QDRANT_URL` is set (`:memory:` runs qdrant-client's local mode, for tests and
 tiny catalogs: its filters are evaluated point by point in Python, far too slow past a few thousand
 entries). Either way the caller's visibility is a filter of the query itself: an entry the caller may
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -91,107 +89,6 @@ class Index(Protocol):
     def close(self) -> None: ...
 
 
-# ---------------------------------------------------------------------------------------------- Qdrant Edge
-
-
-class EdgeIndex:
-    """The embedded engine: a Qdrant Edge shard under the data dir."""
-
-    def __init__(self, path: Path, dimension: int) -> None:
-        import qdrant_edge as qe
-
-        self.qe = qe
-        self._lock = threading.Lock()  # updates one at a time; queries run concurrently
-        config = qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
-            sparse_vectors={LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-        )
-        shard = None
-        if path.exists():
-            try:
-                shard = qe.EdgeShard.load(str(path), config)
-            except Exception as exc:  # another model's dimension, or an unreadable shard: rebuild it
-                log.warning("search index at %s cannot be used (%s); rebuilding it", path, exc)
-                shutil.rmtree(path)
-        if shard is None:
-            path.mkdir(parents=True, exist_ok=True)
-            shard = qe.EdgeShard.create(str(path), config)
-        for name in KEYWORD_FIELDS:  # an index made by an older hub may lack one
-            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
-        self.shard = shard
-
-    def _filter(self, scope: Scope) -> Any:
-        qe = self.qe
-        must = [qe.FieldCondition("visible", match=qe.MatchAny(list(scope.kinds)))]
-        if scope.grants is not None:
-            must.append(qe.FieldCondition("grants", match=qe.MatchAny(sorted(scope.grants))))
-        must_not = ([qe.FieldCondition("source", match=qe.MatchAny(sorted(scope.hidden_sources)))]
-                    if scope.hidden_sources else None)
-        return qe.Filter(must=must, must_not=must_not)
-
-    def upsert(self, points: list[IndexPoint]) -> None:
-        qe = self.qe
-        batch = [qe.Point(p.id, {DENSE: p.dense, LEXICAL: qe.SparseVector(*p.sparse)}, p.payload) for p in points]
-        with self._lock:
-            self.shard.update(qe.UpdateOperation.upsert_points(batch))
-
-    def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
-        with self._lock:
-            self.shard.update(self.qe.UpdateOperation.set_payload([point_id], payload))
-
-    def delete(self, ids: list[str]) -> None:
-        with self._lock:
-            self.shard.update(self.qe.UpdateOperation.delete_points(list(ids)))
-
-    def scan(self) -> dict[str, dict[str, Any]]:
-        qe = self.qe
-        out: dict[str, dict[str, Any]] = {}
-        offset = None
-        while True:
-            records, offset = self.shard.scroll(qe.ScrollRequest(
-                offset=offset, limit=1000, with_payload=qe.PayloadSelector.Include(SCAN_FIELDS)))
-            out.update((str(r.id), dict(r.payload or {})) for r in records)
-            if offset is None:
-                return out
-
-    def vectors(self, ids: list[str]) -> dict[str, list[float]]:
-        records = self.shard.retrieve(list(ids), with_payload=False, with_vector=[DENSE])
-        return {str(r.id): v for r in records if (v := _dense_of(r.vector)) is not None}
-
-    def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
-              limit: int) -> list[Hit]:
-        qe = self.qe
-        flt = self._filter(scope)
-        dense_q = qe.Query.Nearest(dense, using=DENSE)
-        lexical_q = qe.Query.Nearest(qe.SparseVector(*sparse), using=LEXICAL)
-        if ranking.method == "dense" or (ranking.method != "lexical" and not sparse[0]):
-            request = qe.QueryRequest(limit=limit, query=dense_q, filter=flt, with_payload=True)
-        elif ranking.method == "lexical":
-            request = qe.QueryRequest(limit=limit, query=lexical_q, filter=flt, with_payload=True)
-        else:
-            prefetch = [qe.Prefetch(ranking.prefetch, dense_q, filter=flt),
-                        qe.Prefetch(ranking.prefetch, lexical_q, filter=flt)]
-            if ranking.method == "linear":
-                ex, (w_dense, w_lexical) = qe.Expression, ranking.weights
-                fusion = qe.Formula(ex.Sum([ex.Mult([ex.Constant(w_dense), ex.Variable("$score[0]")]),
-                                            ex.Mult([ex.Constant(w_lexical), ex.Variable("$score[1]")])]),
-                                    defaults={"$score[0]": 0.0, "$score[1]": 0.0})
-            elif ranking.method == "rrf":
-                fusion = qe.Fusion.Rrf(k=ranking.k, weights=list(ranking.weights))
-            else:
-                fusion = qe.Fusion.Dbsf()
-            request = qe.QueryRequest(limit=limit, prefetches=prefetch, query=fusion, filter=flt, with_payload=True)
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in self.shard.query(request)]
-
-    def count(self) -> int:
-        return int(self.shard.count(self.qe.CountRequest(exact=True)))
-
-    def close(self) -> None:
-        with self._lock:
-            self.shard.flush()
-            self.shard.close()
-
-
 # ---------------------------------------------------------------------------------------------- qdrant-client
 
 
@@ -262,7 +159,7 @@ class ClientIndex:
 
     def vectors(self, ids: list[str]) -> dict[str, list[float]]:
         records = self.client.retrieve(self.collection, list(ids), with_payload=False, with_vectors=[DENSE])
-        return {str(r.id): v for r in records if (v := _dense_of(r.vector)) is not None}
+        return {str(r.id): v for r in records if (v := dense_of(r.vector)) is not None}
 
     def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
               limit: int) -> list[Hit]:
@@ -298,7 +195,7 @@ class ClientIndex:
         self.client.close()
 
 
-def _dense_of(vector: Any) -> list[float] | None:
+def dense_of(vector: Any) -> list[float] | None:
     """The dense vector out of a point's vectors (named vectors come back as a dict)."""
     if isinstance(vector, dict):
         vector = vector.get(DENSE)
@@ -309,7 +206,9 @@ def open_index(qdrant_url: str | None, data_dir: Path, dimension: int, *, collec
                api_key: str | None = None) -> Index:
     if qdrant_url:
         return ClientIndex(qdrant_url, dimension, collection=collection, api_key=api_key)
-    return EdgeIndex(data_dir / "search", dimension)
+    from hub.search.edge import EdgeIndex
+
+    return EdgeIndex(data_dir, dimension)
 
 
 async def run(fn: Any, *args: Any) -> Any:

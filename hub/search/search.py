@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from hub.search.index import Hit, Index, IndexPoint, Ranking, Scope, open_index,
 log = logging.getLogger("hub.search")
 
 EMBED_BATCH = 64  # entries embedded and written per step
+OPTIMIZE_AFTER = 2000  # unoptimised points in the embedded index that make it worth optimising (edge.py)
+OPTIMIZE_TIMEOUT_S = 3600.0
 LABEL_WEIGHT = 0.3  # an entry's vector: 0.7 x its document's embedding + 0.3 x its name's (measured, not habit)
 MAX_QUERY_CHARS = 1000
 
@@ -92,6 +95,8 @@ class Search:
         self._vectors: dict[str, np.ndarray] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._optimizing: asyncio.Task[None] | None = None
+        self.optimized = 0  # optimised copies adopted since start
         self.last_indexed_at: float | None = None
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -107,10 +112,11 @@ class Search:
         self._wake.set()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._task, self._optimizing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self.embedder is not None:
             self.embedder.close()
         if self.index is not None:
@@ -206,6 +212,40 @@ class Search:
             self.embedded += len(batch)
         self.state = "ready"
         self.last_indexed_at = time.time()
+        if getattr(self.index, "unoptimized", 0) >= OPTIMIZE_AFTER and self._optimizing is None:
+            self._optimizing = asyncio.create_task(self._optimize())
+
+    async def _optimize(self) -> None:
+        """Have a child process optimise a copy of the embedded index, then use the copy (search/edge.py)."""
+        index = self.index
+        assert index is not None and self.embedder is not None
+        copy = await run(index.copy_for_optimizing)  # type: ignore[attr-defined]
+        adopted = False
+        try:
+            started = time.perf_counter()
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "hub.search.edge", str(copy), str(self.embedder.dimension),
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            try:
+                _, err = await asyncio.wait_for(child.communicate(), OPTIMIZE_TIMEOUT_S)
+            finally:
+                if child.returncode is None:
+                    child.kill()
+                    await child.wait()
+            if child.returncode != 0:
+                log.warning("optimising the search index failed (exit %s): %s", child.returncode,
+                            err.decode(errors="replace")[-500:])
+                return
+            adopted = await run(index.adopt, copy)  # type: ignore[attr-defined]
+            if adopted:
+                self.optimized += 1
+                log.info("search index optimised in %.1f s", time.perf_counter() - started)
+        except Exception as exc:
+            log.warning("optimising the search index failed: %s: %s", type(exc).__name__, exc)
+        finally:
+            if not adopted:
+                await asyncio.shield(run(index.abandon, copy))  # type: ignore[attr-defined]
+            self._optimizing = None
 
     # ------------------------------------------------------------------------------ queries
 
@@ -251,6 +291,10 @@ class Search:
         """Progress for /readyz and the CLI."""
         status: dict[str, Any] = {"state": self.state, "indexed": self.done, "total": self.total,
                                   "embedded": self.embedded}
+        if self._optimizing is not None:
+            status["optimizing"] = True  # a child process is building the index's graph; queries still run
+        if self.optimized:
+            status["optimized"] = self.optimized
         if self.error:
             status["error"] = self.error
         return status

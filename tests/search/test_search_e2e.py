@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hub.search import search as search_module
 from tests.gateway.e2e import GW, approve, audit, is_, mcp_client, names, principal_token, register, tool
 from tests.gateway.test_cli import hub_cli
 from tests.harness import RunningHub, http_upstream, running_hub
@@ -93,6 +94,28 @@ async def test_each_principal_ranks_only_what_it_may_see(tmp_path: Path, qdrant_
             assert (await search(hub, narrow, "will it rain in Paris tomorrow", limit="1"))[0]["name"] == \
                 "ops.weather_forecast"
             assert all(set(r) == {"kind", "name", "title", "description", "score"} for r in seen)
+
+
+async def test_the_embedded_index_is_optimised_in_the_background_with_the_same_answers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_module, "OPTIMIZE_AFTER", 20)
+    with http_upstream(CORPUS, corpus(tmp_path, "ops", OPS)) as ops_url:
+        async with running_hub(tmp_path, search=True) as hub:
+            admin = "test-admin-token-0123456789"
+            await add_upstream(hub, "ops", ops_url)
+            await indexed(hub, len(OPS))
+            before = await search(hub, admin, "get the text out of a PDF file", limit="50")
+            async with hub.http() as http:
+                for _ in range(600):  # a child process optimises a copy; the hub then swaps it in
+                    status = (await http.get("/readyz")).json()["search"]
+                    if status.get("optimized") and not status.get("optimizing"):
+                        break
+                    await asyncio.sleep(0.1)
+            assert status.get("optimized") == 1, status
+            after = await search(hub, admin, "get the text out of a PDF file", limit="50")
+            assert [(r["name"], round(r["score"], 4)) for r in after] == \
+                [(r["name"], round(r["score"], 4)) for r in before]
+            assert (tmp_path / "hub" / "search.current").read_text().startswith("search-")
 
 
 async def test_quarantine_and_kill_switches_leave_results_at_once(tmp_path: Path) -> None:
