@@ -144,12 +144,14 @@ class EdgeIndex:
     def abandon(self, copy: Path) -> None:
         with self._lock:
             self._journal = None
+            if copy == self.path:  # adopted after all: it is the shard in use
+                return
         shutil.rmtree(copy, ignore_errors=True)
 
     def adopt(self, copy: Path) -> bool:
         """Use the optimised copy from now on (the journal replayed onto it); False if it had to be given up."""
         try:
-            shard = self._open(copy)
+            shard = self.qe.EdgeShard.load(str(copy), self.config)  # never _open: it would rebuild an empty one
         except Exception as exc:
             log.warning("the optimised search index could not be opened (%s); keeping the current one", exc)
             self.abandon(copy)
@@ -160,9 +162,16 @@ class EdgeIndex:
                 shard.close()
                 shutil.rmtree(copy, ignore_errors=True)
                 return False
-            for operation in journal:
-                shard.update(operation)
-            shard.flush()
+            try:
+                for operation in journal:
+                    shard.update(operation)
+                shard.flush()
+            except Exception as exc:
+                log.warning("replaying writes onto the optimised search index failed (%s); keeping the current one",
+                            exc)
+                shard.close()
+                shutil.rmtree(copy, ignore_errors=True)
+                return False
             points = int(shard.count(self.qe.CountRequest(exact=True)))
             pointer = self.data_dir / f"{POINTER}.tmp"
             pointer.write_text(f"{copy.name} {points - (self.unoptimized - self._copied_unoptimized)}")
@@ -172,7 +181,10 @@ class EdgeIndex:
             self.shard, self.path = shard, copy
         with self._readers:  # the old shard goes once the queries already on it are done
             self._readers.wait_for(lambda: not self._reading.get(id(old)), timeout=60)
-        old.close()
+        try:
+            old.close()
+        except Exception as exc:  # the copy is in use whatever happens to the old shard
+            log.warning("closing the replaced search index failed: %s", exc)
         shutil.rmtree(old_path, ignore_errors=True)
         return True
 

@@ -243,7 +243,7 @@ class Search:
         except Exception as exc:
             log.warning("optimising the search index failed: %s: %s", type(exc).__name__, exc)
         finally:
-            if not adopted:
+            if not adopted:  # (abandon keeps the copy if it was adopted after all)
                 await asyncio.shield(run(index.abandon, copy))  # type: ignore[attr-defined]
             self._optimizing = None
 

@@ -108,3 +108,19 @@ def test_a_copy_is_given_up_when_too_much_was_written_meanwhile(tmp_path: Path,
     assert not copy.exists() and index.path == tmp_path / "search" and index.count() == 120
     assert index.unoptimized == 120
     index.close()
+
+
+def test_a_copy_that_cannot_be_opened_is_given_up_not_rebuilt(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    index = EdgeIndex(tmp_path, DIM)
+    index.upsert(points(30, rng))
+    copy = index.copy_for_optimizing()
+    for item in copy.rglob("*"):  # the child left garbage behind
+        if item.is_file():
+            item.write_bytes(b"not a shard")
+    assert not index.adopt(copy)
+    index.abandon(copy)  # what the search loop does after a failed adoption
+    assert not copy.exists() and index.path == tmp_path / "search" and index.count() == 30
+    index.upsert(points(1, rng))  # the shard in use still takes writes
+    assert index.count() == 31
+    index.close()
