@@ -1,8 +1,8 @@
 """Sentence embeddings, offline: the bundled all-MiniLM-L6-v2 (or a configured model) on the CPU.
 
-The encoder (backends.py: ONNX Runtime or torch) never touches the network. All encoding runs on one worker
-thread: concurrent queries are coalesced into one batch (one forward pass serves many callers), and
-queries go ahead of indexing work, which is cut into small batches so a query never waits long.
+The encoder (backends.py: ONNX Runtime or torch) never touches the network. Queries run on one worker
+thread, where concurrent queries are coalesced into one batch (one forward pass serves many callers);
+documents run on their own threads (one per core on ONNX), so a query never queues behind indexing.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class Embedder:
     """Normalised embeddings for documents (indexing) and queries (search), on one worker thread."""
 
     def __init__(self, encoder: Encoder, *, model: str, queries: Encoder | None = None,
-                 query_cache: int = 1024) -> None:
+                 query_cache: int = 1024, document_workers: int = 1) -> None:
         self.encoder = encoder  # documents
         self.query_encoder = queries or encoder
         self.dimension = encoder.dimension
@@ -35,7 +35,12 @@ class Embedder:
         # means re-embedding; the same vectors from another backend do not.
         identity = f"{model}|{encoder.variant}" if encoder.variant else model
         self.model_id = hashlib.sha256(f"{identity}|{encoder.max_seq_length}".encode()).hexdigest()[:16]
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="hub-embed")
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="hub-embed")  # queries
+        # Documents on their own threads, so a query never queues behind indexing work; but one encoder
+        # serving both (torch: its tokenizer is not safe across threads) keeps them on the same one.
+        self._documents = (self._executor if self.query_encoder is encoder else
+                           ThreadPoolExecutor(document_workers, thread_name_prefix="hub-embed-docs"))
+        self.document_workers = document_workers
         self._queries: list[tuple[str, asyncio.Future[np.ndarray]]] = []
         self._draining = False
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -49,16 +54,19 @@ class Embedder:
         return self.query_encoder.encode(texts)
 
     async def documents(self, texts: list[str]) -> np.ndarray:
-        """Embed documents a small batch at a time, so waiting queries slip in between batches.
+        """Embed documents in small batches, `document_workers` of them at a time.
 
         Batches are cut from the texts sorted by length, so each pads to texts of about its own length."""
         loop = asyncio.get_running_loop()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), DOCUMENT_BATCH):
-            batch = order[start:start + DOCUMENT_BATCH]
-            vectors[batch] = await loop.run_in_executor(self._executor, self._encode, [texts[i] for i in batch])
+
+        async def embed(batch: list[int]) -> None:
+            vectors[batch] = await loop.run_in_executor(self._documents, self._encode, [texts[i] for i in batch])
             self.documents_embedded += len(batch)
+
+        await asyncio.gather(*(embed(order[start:start + DOCUMENT_BATCH])
+                               for start in range(0, len(texts), DOCUMENT_BATCH)))
         return vectors
 
     async def query(self, text: str) -> np.ndarray:
@@ -100,3 +108,4 @@ class Embedder:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._documents.shutdown(wait=False, cancel_futures=True)

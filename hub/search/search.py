@@ -131,7 +131,8 @@ class Search:
             encoders = await asyncio.to_thread(load_encoders, s.model, max_seq_length=s.max_seq_length,
                                                threads=s.threads, backend=s.backend, quantize=s.quantize,
                                                cache_dir=self.data_dir / "models")
-            self.embedder = Embedder(encoders.documents, queries=encoders.queries, model=s.model)
+            self.embedder = Embedder(encoders.documents, queries=encoders.queries, model=s.model,
+                                     document_workers=encoders.document_workers)
             self.index = await asyncio.to_thread(open_index, s.qdrant_url, self.data_dir, self.embedder.dimension,
                                                  collection=s.collection, api_key=s.qdrant_api_key)
             self._known = await run(self.index.scan)
