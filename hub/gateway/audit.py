@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -132,6 +133,7 @@ def record_json(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _Waiter = asyncio.Future[int]
+IDLE_S = 0.0002  # no record for this long: the log is idle, and a record may be committed at once
 _STOP: Final = object()
 
 
@@ -150,6 +152,7 @@ class AuditLog:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._inflight: list[tuple[AuditEntry, _Waiter]] = []
+        self._last_record_at = 0.0
         self._sqlite = _SqliteAppender.for_store(store)
 
     async def start(self) -> None:
@@ -180,9 +183,12 @@ class AuditLog:
         Cancelling the wait does not withdraw the entry: it is still written.
         """
         self._check()
-        if self._sqlite is not None and not self._inflight and self._queue.empty():
-            # Nothing queued or being written: commit it here, with no queue and no thread round trip (a
-            # single small transaction; at low load that round trip was most of a call's audit latency).
+        now = time.monotonic()
+        idle, self._last_record_at = now - self._last_record_at >= IDLE_S, now
+        if idle and self._sqlite is not None and not self._inflight and self._queue.empty():
+            # An idle log: commit it here, with no queue and no thread round trip (a single small transaction;
+            # at low load that round trip was most of a call's audit latency). Under load, records arrive
+            # microseconds apart and group commits on the writer thread cost the event loop less.
             seq = self._sqlite.append_now([entry])
             if seq is not None:
                 return seq
