@@ -14,6 +14,7 @@ the next start.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -34,6 +35,7 @@ from hub.search.index import (
     Ranking,
     Scope,
     dense_of,
+    run,
 )
 
 log = logging.getLogger("hub.search")
@@ -147,6 +149,33 @@ class EdgeIndex:
             if copy == self.path:  # adopted after all: it is the shard in use
                 return
         shutil.rmtree(copy, ignore_errors=True)
+
+    async def optimize(self, timeout_s: float) -> bool:
+        """Optimise a copy in a child process and adopt it; False when that failed or was given up."""
+        copy = await run(self.copy_for_optimizing)
+        adopted = False
+        try:
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "hub.search.edge", str(copy), str(self.dimension),
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            try:
+                _, err = await asyncio.wait_for(child.communicate(), timeout_s)
+            finally:
+                if child.returncode is None:
+                    child.kill()
+                    await child.wait()
+            if child.returncode != 0:
+                log.warning("optimising the search index failed (exit %s): %s", child.returncode,
+                            err.decode(errors="replace")[-500:])
+                return False
+            adopted = await run(self.adopt, copy)
+            return adopted
+        except Exception as exc:
+            log.warning("optimising the search index failed: %s: %s", type(exc).__name__, exc)
+            return False
+        finally:
+            if not adopted:
+                await asyncio.shield(run(self.abandon, copy))
 
     def adopt(self, copy: Path) -> bool:
         """Use the optimised copy from now on (the journal replayed onto it); False if it had to be given up."""

@@ -40,7 +40,6 @@ class Embedder:
         # serving both (torch: its tokenizer is not safe across threads) keeps them on the same one.
         self._documents = (self._executor if self.query_encoder is encoder else
                            ThreadPoolExecutor(document_workers, thread_name_prefix="hub-embed-docs"))
-        self.document_workers = document_workers
         self._queries: list[tuple[str, asyncio.Future[np.ndarray]]] = []
         self._draining = False
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 log = logging.getLogger("hub.search")
 
@@ -87,6 +87,15 @@ class Index(Protocol):
               limit: int) -> list[Hit]: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Optimizable(Protocol):
+    """An index that must be told to build its search structures (the embedded one: search/edge.py)."""
+
+    unoptimized: int  # points written since it was last optimised
+
+    async def optimize(self, timeout_s: float) -> bool: ...
 
 
 # ---------------------------------------------------------------------------------------------- qdrant-client

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from hub.search import lexical
 from hub.search.backends import load_encoders
 from hub.search.documents import Entry
 from hub.search.embedder import Embedder
-from hub.search.index import Hit, Index, IndexPoint, Ranking, Scope, open_index, run
+from hub.search.index import Hit, Index, IndexPoint, Optimizable, Ranking, Scope, open_index, run
 
 log = logging.getLogger("hub.search")
 
@@ -213,39 +212,17 @@ class Search:
             self.embedded += len(batch)
         self.state = "ready"
         self.last_indexed_at = time.time()
-        if getattr(self.index, "unoptimized", 0) >= OPTIMIZE_AFTER and self._optimizing is None:
-            self._optimizing = asyncio.create_task(self._optimize())
-
-    async def _optimize(self) -> None:
-        """Have a child process optimise a copy of the embedded index, then use the copy (search/edge.py)."""
         index = self.index
-        assert index is not None and self.embedder is not None
-        copy = await run(index.copy_for_optimizing)  # type: ignore[attr-defined]
-        adopted = False
+        if isinstance(index, Optimizable) and index.unoptimized >= OPTIMIZE_AFTER and self._optimizing is None:
+            self._optimizing = asyncio.create_task(self._optimize(index))
+
+    async def _optimize(self, index: Optimizable) -> None:
         try:
             started = time.perf_counter()
-            child = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hub.search.edge", str(copy), str(self.embedder.dimension),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-            try:
-                _, err = await asyncio.wait_for(child.communicate(), OPTIMIZE_TIMEOUT_S)
-            finally:
-                if child.returncode is None:
-                    child.kill()
-                    await child.wait()
-            if child.returncode != 0:
-                log.warning("optimising the search index failed (exit %s): %s", child.returncode,
-                            err.decode(errors="replace")[-500:])
-                return
-            adopted = await run(index.adopt, copy)  # type: ignore[attr-defined]
-            if adopted:
+            if await index.optimize(OPTIMIZE_TIMEOUT_S):
                 self.optimized += 1
                 log.info("search index optimised in %.1f s", time.perf_counter() - started)
-        except Exception as exc:
-            log.warning("optimising the search index failed: %s: %s", type(exc).__name__, exc)
         finally:
-            if not adopted:  # (abandon keeps the copy if it was adopted after all)
-                await asyncio.shield(run(index.abandon, copy))  # type: ignore[attr-defined]
             self._optimizing = None
 
     # ------------------------------------------------------------------------------ queries
