@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hub.catalog.store import Store  # noqa: E402
-from hub.gateway.audit import AuditEntry, AuditLog, verify  # noqa: E402
+from hub.gateway.audit import AuditEntry, AuditLog  # noqa: E402
+from hub.gateway.audit_read import verify  # noqa: E402
 
 
 def entry(i: int) -> AuditEntry:

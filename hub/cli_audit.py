@@ -48,7 +48,7 @@ def _with_store(args: argparse.Namespace, work: Callable[[Any], Awaitable[int]])
 
 def audit_verify(args: argparse.Namespace) -> int:
     """Exit 0 when the whole chain verifies, 1 when it is broken."""
-    from hub.gateway.audit import verify
+    from hub.gateway.audit_read import verify
 
     async def work(store: Any) -> int:
         result = await verify(store)
@@ -66,7 +66,7 @@ def audit_verify(args: argparse.Namespace) -> int:
 
 def audit_export(args: argparse.Namespace) -> int:
     """Every matching record as JSON lines on stdout, hashes included (re-verifiable elsewhere)."""
-    from hub.gateway.audit import iter_records
+    from hub.gateway.audit_read import iter_records
 
     async def work(store: Any) -> int:
         filters = {name: getattr(args, name) for name in ("principal", "action", "target", "decision", "since",

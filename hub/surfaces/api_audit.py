@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from hub.catalog.store import Store
-from hub.gateway import audit
+from hub.gateway import audit_read as audit
 from hub.identity.principal import Principal
 from hub.surfaces.api import Problem, endpoint
 

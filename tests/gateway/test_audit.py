@@ -29,10 +29,8 @@ from hub.gateway.audit import (
     AuditError,
     AuditLog,
     argument_digest,
-    iter_records,
-    query,
-    verify,
 )
+from hub.gateway.audit_read import iter_records, query, verify
 from hub.identity.bearer import HubUser
 from hub.identity.principal import Principal
 from hub.surfaces.api_audit import AuditApi
