@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     search_fusion: Literal["linear", "rrf", "dbsf", "dense", "lexical"] = "linear"
     search_weights: tuple[float, float] = (1.0, 0.15)
     # Pseudo-relevance feedback weight for linear fusion (search/index.py Ranking.feedback); 0 turns it off.
-    search_feedback: float = Field(default=0.2, ge=0, le=2)
+    search_feedback: float = Field(default=0.3, ge=0, le=2)
     qdrant_api_key: str | None = None
     qdrant_collection: str = "hub_catalog"
     # Discovery mode: tools/list shows hub.find_tools and hub.call_tool instead of every tool. "auto" turns

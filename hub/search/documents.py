@@ -25,8 +25,8 @@ def words(identifier: str) -> str:
 class Texts:
     """The three renderings of one entry (the ranking recipe measured in bench/search_quality.py)."""
 
-    document: str  # description first, then the name in words: the main dense vector
-    label: str  # the name in words (and the title): a second, short dense vector
+    document: str  # description (and parameters or skills), without the name: the main dense vector
+    label: str  # the name in words (and the title): a second, short dense vector, mixed in (search.py)
     lexical: str  # name, description and parameters: the sparse BM25 vector
 
 
@@ -82,13 +82,14 @@ def parameter_text(schema: dict[str, Any] | None) -> str:
 
 
 def texts(name: str, title: str | None, description: str | None, schema: dict[str, Any] | None) -> Texts:
-    """A tool's texts. Description first: a model reads the start of a long text best, and names are terse."""
+    """A tool's texts. The name is embedded on its own (the label), not appended to the description: two
+    vectors mixed at index time beat one vector of both texts (measured on MetaTool: +0.6 nDCG@10)."""
     label = words(name)
     if title and title.strip() and title.strip().lower() != label:
         label = f"{title.strip()}, {label}"
     described = (description or "").strip()[:MAX_DESCRIPTION]
     params = parameter_text(schema)
-    document = f"{described} ({label})" if described else label
+    document = described or label
     if params:
         document += f" Parameters: {params}"
     return Texts(document=document, label=label, lexical=f"{label} {described} {params}".strip())
@@ -102,7 +103,7 @@ def agent_texts(name: str, description: str | None, skills: list[dict[str, Any]]
         f"{str(s.get('name') or s.get('id', ''))[:100]}: {str(s.get('description', ''))[:300]}"
         + (f" (e.g. {str(s['examples'][0])[:100]})" if s.get("examples") else "")
         for s in skills[:20])
-    document = f"{described} ({label})" if described else label
+    document = described or label
     if skill_text:
         document += f" Skills: {skill_text}"
     tags = " ".join(str(t) for s in skills[:20] for t in (s.get("tags") or [])[:10])

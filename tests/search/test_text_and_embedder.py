@@ -37,7 +37,7 @@ def test_sparse_vectors_are_deterministic_and_saturate_repeats() -> None:
 def test_texts_and_payload_track_what_was_embedded() -> None:
     text = texts("mail.send_email", None, "Send an email.", {
         "type": "object", "properties": {"to": {"type": "string", "description": "recipient address"}}})
-    assert text.document == "Send an email. (mail send email) Parameters: to (recipient address)"
+    assert text.document == "Send an email. Parameters: to (recipient address)"
     assert text.label == "mail send email"
     assert text.lexical == "mail send email Send an email. to (recipient address)"
     assert texts("x", "Convert units", "Convert.", None).label == "Convert units, x"
