@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from hub.search.index import Hit, Index, IndexPoint, Optimizable, Ranking, Scope
 log = logging.getLogger("hub.search")
 
 EMBED_BATCH = 64  # entries embedded and written per step
+PIPELINE_DEPTH = 2  # batches being embedded at once (indexing)
 OPTIMIZE_AFTER = 2000  # unoptimised points in the embedded index that make it worth optimising (edge.py)
 OPTIMIZE_TIMEOUT_S = 3600.0
 # An entry's vector: 0.6 x its document's embedding + 0.4 x its name's. Measured on MetaTool with the weight chosen
@@ -199,25 +201,47 @@ class Search:
             for pid in stale:
                 self._known.pop(pid, None)
                 self._vectors.pop(pid, None)
-        for start in range(0, len(embed), EMBED_BATCH):
-            batch = embed[start:start + EMBED_BATCH]
-            entries = [desired[pid].texts for pid in batch]
-            encoded = await self.embedder.documents([t.document for t in entries] + [t.label for t in entries])
-            vectors = dense_vectors(encoded[:len(batch)], encoded[len(batch):])
-            points = [IndexPoint(pid, vector.tolist(), lexical.document_vector(text.lexical), payloads[pid])
-                      for pid, vector, text in zip(batch, vectors, entries, strict=True)]
-            await run(self.index.upsert, points)
-            for pid, vector in zip(batch, vectors, strict=True):
-                self._vectors[pid] = vector.astype(np.float16)
-            for pid in batch:
-                self._known[pid] = {"index_key": payloads[pid]["index_key"], "sig": payloads[pid]["sig"]}
-            self.done += len(batch)
-            self.embedded += len(batch)
+        # A pipeline: two batches are being embedded while one is written, so the encoder threads never wait for
+        # the index, nor for each other at the end of a batch.
+        batches = iter([embed[start:start + EMBED_BATCH] for start in range(0, len(embed), EMBED_BATCH)])
+        ahead: deque[asyncio.Task[list[IndexPoint]]] = deque()
+
+        def refill() -> None:
+            while len(ahead) < PIPELINE_DEPTH and (batch := next(batches, None)) is not None:
+                ahead.append(asyncio.create_task(self._points(batch, desired, payloads)))
+
+        try:
+            refill()
+            while ahead:
+                points = await ahead.popleft()
+                refill()
+                await run(self.index.upsert, points)
+                for point in points:
+                    self._vectors[point.id] = np.asarray(point.dense, dtype=np.float16)
+                    self._known[point.id] = {"index_key": point.payload["index_key"], "sig": point.payload["sig"]}
+                self.done += len(points)
+                self.embedded += len(points)
+        finally:
+            for task in ahead:
+                task.cancel()
+            for task in ahead:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         self.state = "ready"
         self.last_indexed_at = time.time()
         index = self.index
         if isinstance(index, Optimizable) and index.unoptimized >= OPTIMIZE_AFTER and self._optimizing is None:
             self._optimizing = asyncio.create_task(self._optimize(index))
+
+    async def _points(self, batch: list[str], desired: dict[str, Entry],
+                      payloads: dict[str, dict[str, Any]]) -> list[IndexPoint]:
+        """A batch of entries embedded, as index points."""
+        assert self.embedder is not None
+        entries = [desired[pid].texts for pid in batch]
+        encoded = await self.embedder.documents([t.document for t in entries] + [t.label for t in entries])
+        vectors = dense_vectors(encoded[:len(batch)], encoded[len(batch):])
+        return [IndexPoint(pid, vector.tolist(), lexical.document_vector(text.lexical), payloads[pid])
+                for pid, vector, text in zip(batch, vectors, entries, strict=True)]
 
     async def _optimize(self, index: Optimizable) -> None:
         try:
