@@ -44,6 +44,8 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
+from hub.gateway.prefilter import Alternatives
+
 MAX_STRING_CHARS = 16_384
 MAX_SCHEMA_DEPTH = 32
 MAX_SCHEMA_NODES = 10_000
@@ -237,9 +239,10 @@ def _mixed_script(text: str) -> bool:
 _GAP = r"[\W_]*"  # between words: any run of spaces/punctuation, or none (a hidden character was there)
 
 
-def _rx(*templates: str) -> re.Pattern[str]:
-    """One case-insensitive regex from templates in which a space means `_GAP`."""
-    return re.compile("|".join(f"(?:{t.replace(' ', _GAP)})" for t in templates), re.IGNORECASE | re.MULTILINE)
+def _rx(*templates: str) -> Alternatives:
+    """Case-insensitive alternatives from templates in which a space means `_GAP` (searched behind a prefilter
+    of the words each one needs: prefilter.py)."""
+    return Alternatives([t.replace(" ", _GAP) for t in templates], re.IGNORECASE | re.MULTILINE)
 
 
 _PADDING = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]{80,}|(?:[ \t]*\r?\n){12,}")
