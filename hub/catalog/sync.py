@@ -33,6 +33,7 @@ log = logging.getLogger("hub.catalog.sync")
 # lags, still lands; a full reload now and then covers anything beyond it.
 CHANGE_WINDOW = timedelta(seconds=60)
 FULL_RELOAD_S = 600.0
+INLINE_RECORDS = 50  # tools converted and screened on the event loop; more go to a thread
 
 
 class RegistrationError(Exception):
@@ -223,7 +224,7 @@ class Federation:
         self._registering.add(spec.name)
         try:
             tools = await client.list_tools()
-            records = self._records(spec, tools)
+            records = await self._records(spec, tools)
             try:
                 await self.store.add_upstream(spec)
             except Conflict:
@@ -259,7 +260,14 @@ class Federation:
         await self._announce(tools=True, prompts=True, resources=True)
         return removed
 
-    def _records(self, spec: UpstreamSpec, tools: list[types.Tool]) -> list[ToolRecord]:
+    async def _records(self, spec: UpstreamSpec, tools: list[types.Tool]) -> list[ToolRecord]:
+        """The upstream's tools as records, hashed and screened: off the event loop (a 10k-tool upstream is a
+        second of work, which would otherwise stall every call in flight)."""
+        if len(tools) <= INLINE_RECORDS:
+            return self._to_records(spec, tools)
+        return await asyncio.to_thread(self._to_records, spec, tools)
+
+    def _to_records(self, spec: UpstreamSpec, tools: list[types.Tool]) -> list[ToolRecord]:
         records: dict[str, ToolRecord] = {}
         for tool in tools:
             record = to_record(spec, tool)
@@ -286,7 +294,7 @@ class Federation:
                 raise RegistrationError(f"no upstream named {name!r}")
             tools = await client.list_tools()
             try:
-                result = await self.store.sync_tools(name, self._records(spec, tools))
+                result = await self.store.sync_tools(name, await self._records(spec, tools))
             except NameCollision as exc:
                 raise RegistrationError(str(exc)) from None
             extras_changed = await self._collect_extras(name, client)
