@@ -84,3 +84,26 @@ async def test_reloads_read_only_what_changed_and_still_see_everything(catalog: 
     await federation.refresh()
     assert reads.full_reads > 0 and set(federation.tools) == {"up.a", "up.d", "up.e"}
     assert federation.tools["up.a"].state == ToolState.disabled
+
+
+async def test_a_full_reload_keeps_unchanged_tools_as_they_were(catalog: Store,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """What is derived per tool (its MCP definition, its search texts) is rebuilt only for tools that changed."""
+    from hub.catalog import sync
+
+    store = catalog
+    up = spec("up")
+    await store.add_upstream(up)
+    await store.sync_tools("up", [tool(up, "a"), tool(up, "b")])
+    federation = Federation(store, EventBus(), Limits())
+    await federation.refresh()
+    records, defs = dict(federation.tools), dict(federation.tool_defs)
+
+    monkeypatch.setattr(sync, "FULL_RELOAD_S", 0.0)  # every reload re-reads the whole catalog
+    reads = Counted(store, monkeypatch)
+    await store.sync_tools("up", [tool(up, "a"), tool(up, "b", description="b does other things now")])
+    await federation.refresh()
+    assert reads.full_reads > 0
+    assert federation.tools["up.a"] is records["up.a"] and federation.tool_defs["up.a"] is defs["up.a"]
+    assert federation.tools["up.b"] is not records["up.b"]
+    assert federation.tool_defs["up.b"].description == "b does other things now"
