@@ -308,10 +308,21 @@ class Store:
         async with self._read() as s:
             return [_record(row) for row in await s.scalars(stmt)]
 
-    async def tools_changed_since(self, since: datetime) -> list[ToolRecord]:
-        """Every tool added or changed at or after `since` (updated_at), for a replica's incremental reload."""
+    async def tool_stamps_since(self, since: datetime) -> dict[str, datetime]:
+        """name -> updated_at of every tool added or changed at or after `since`, for an incremental reload (two
+        columns: the reader fetches in full only the rows it does not hold at that stamp)."""
         async with self._read() as s:
-            return [_record(row) for row in await s.scalars(select(ToolRow).where(ToolRow.updated_at >= since))]
+            rows = await s.execute(select(ToolRow.name, ToolRow.updated_at).where(ToolRow.updated_at >= since))
+            return {name: at for name, at in rows}
+
+    async def tools_named(self, names: list[str]) -> list[ToolRecord]:
+        """These tools in full (those that exist), read in chunks that stay within any database's parameter cap."""
+        out: list[ToolRecord] = []
+        async with self._read() as s:
+            for start in range(0, len(names), 500):
+                chunk = names[start:start + 500]
+                out += [_record(row) for row in await s.scalars(select(ToolRow).where(ToolRow.name.in_(chunk)))]
+        return out
 
     async def get_tool(self, name: str) -> ToolRecord | None:
         async with self._read() as s:

@@ -344,7 +344,12 @@ class Federation:
         count, newest = mark[0], mark[1]
         since = self._tools_newest
         if since is not None and time.monotonic() - self._full_reload_at < FULL_RELOAD_S:
-            changed = await self.store.tools_changed_since(since - CHANGE_WINDOW)
+            # Rows stamped in the window are mostly ones already held (a bulk registration re-reads the same
+            # minute on every tick): their stamps are compared first, and only new stamps are read in full.
+            stamps = await self.store.tool_stamps_since(since - CHANGE_WINDOW)
+            held = self.tools
+            changed = await self.store.tools_named(
+                [name for name, at in stamps.items() if (r := held.get(name)) is None or r.updated_at != at])
             records = dict(self.tools)
             records.update((r.name, r) for r in changed)
             if len(records) != count:  # something was removed

@@ -107,3 +107,25 @@ async def test_a_full_reload_keeps_unchanged_tools_as_they_were(catalog: Store,
     assert federation.tools["up.a"] is records["up.a"] and federation.tool_defs["up.a"] is defs["up.a"]
     assert federation.tools["up.b"] is not records["up.b"]
     assert federation.tool_defs["up.b"].description == "b does other things now"
+
+
+async def test_an_incremental_reload_reads_in_full_only_rows_with_new_stamps(catalog: Store,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    store = catalog
+    up = spec("up")
+    await store.add_upstream(up)
+    await store.sync_tools("up", [tool(up, "a"), tool(up, "b"), tool(up, "c")])
+    federation = Federation(store, EventBus(), Limits())
+    await federation.refresh()
+    read: list[str] = []
+    original = store.tools_named
+
+    async def tools_named(names: list[str]) -> Any:
+        read.extend(names)
+        return await original(names)
+
+    monkeypatch.setattr(store, "tools_named", tools_named)
+    await store.set_tool_state("up.b", ToolState.disabled)  # all three rows are inside the change window
+    await federation.refresh()
+    assert read == ["up.b"] and federation.tools["up.b"].state == ToolState.disabled
+    assert federation.tools["up.a"].state == federation.tools["up.c"].state == ToolState.approved
