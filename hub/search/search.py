@@ -249,6 +249,10 @@ class Search:
             if await index.optimize(OPTIMIZE_TIMEOUT_S):
                 self.optimized += 1
                 log.info("search index optimised in %.1f s", time.perf_counter() - started)
+                if index.unoptimized >= OPTIMIZE_AFTER:
+                    # Enough was written while the copy was optimised to be worth another pass now, not at the
+                    # next catalog change (which may never come: a bulk import ends, then queries scan).
+                    self._wake.set()
         finally:
             self._optimizing = None
 
