@@ -38,11 +38,11 @@ log = logging.getLogger("hub.adapters.mcp")
 CALLER_CAPABILITIES = frozenset({"sampling", "elicitation", "roots"})
 
 
-
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """The trust store for upstream HTTPS, loaded once: loading it per client cost 20-100 ms of CPU per registration."""
     return httpx2.create_ssl_context()
+
 
 class Relay(Protocol):
     """The caller's side of a call, as a surface exposes it to the adapter."""

@@ -33,7 +33,6 @@ log = logging.getLogger("hub.catalog.sync")
 # lags, still lands; a full reload now and then covers anything beyond it.
 CHANGE_WINDOW = timedelta(seconds=60)
 FULL_RELOAD_S = 600.0
-INLINE_RECORDS = 50  # tools converted and screened on the event loop; more go to a thread
 
 
 class RegistrationError(Exception):
@@ -263,8 +262,6 @@ class Federation:
     async def _records(self, spec: UpstreamSpec, tools: list[types.Tool]) -> list[ToolRecord]:
         """The upstream's tools as records, hashed and screened: off the event loop (a 10k-tool upstream is a
         second of work, which would otherwise stall every call in flight)."""
-        if len(tools) <= INLINE_RECORDS:
-            return self._to_records(spec, tools)
         return await asyncio.to_thread(self._to_records, spec, tools)
 
     def _to_records(self, spec: UpstreamSpec, tools: list[types.Tool]) -> list[ToolRecord]:
@@ -350,7 +347,7 @@ class Federation:
             held = self.tools
             changed = await self.store.tools_named(
                 [name for name, at in stamps.items() if (r := held.get(name)) is None or r.updated_at != at])
-            records = dict(self.tools)
+            records = dict(held)
             records.update((r.name, r) for r in changed)
             if len(records) != count:  # something was removed
                 names = await self.store.tool_names()

@@ -73,7 +73,7 @@ class Alternatives:
     """Case-insensitive alternatives, each searched only when its required words are in the text."""
 
     def __init__(self, templates: list[str], flags: int) -> None:
-        self.pattern = re.compile("|".join(f"(?:{t})" for t in templates), flags)  # the reference meaning
+        self.templates, self.flags = tuple(templates), flags  # the meaning: re.search of the joined templates
         self._parts = [(required_literals(t, flags), re.compile(t, flags)) for t in templates]
 
     def search(self, text: str) -> bool:

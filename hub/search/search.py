@@ -204,7 +204,7 @@ class Search:
         # A pipeline: two batches are being embedded while one is written, so the encoder threads never wait for
         # the index, nor for each other at the end of a batch.
         batches = iter([embed[start:start + EMBED_BATCH] for start in range(0, len(embed), EMBED_BATCH)])
-        ahead: deque[asyncio.Task[list[IndexPoint]]] = deque()
+        ahead: deque[asyncio.Task[tuple[list[IndexPoint], np.ndarray]]] = deque()
 
         def refill() -> None:
             while len(ahead) < PIPELINE_DEPTH and (batch := next(batches, None)) is not None:
@@ -213,11 +213,11 @@ class Search:
         try:
             refill()
             while ahead:
-                points = await ahead.popleft()
+                points, vectors = await ahead.popleft()
                 refill()
                 await run(self.index.upsert, points)
-                for point in points:
-                    self._vectors[point.id] = np.asarray(point.dense, dtype=np.float16)
+                for point, vector in zip(points, vectors, strict=True):
+                    self._vectors[point.id] = vector
                     self._known[point.id] = {"index_key": point.payload["index_key"], "sig": point.payload["sig"]}
                 self.done += len(points)
                 self.embedded += len(points)
@@ -229,32 +229,38 @@ class Search:
                     await task
         self.state = "ready"
         self.last_indexed_at = time.time()
-        index = self.index
-        if isinstance(index, Optimizable) and index.unoptimized >= OPTIMIZE_AFTER and self._optimizing is None:
-            self._optimizing = asyncio.create_task(self._optimize(index))
+        self._optimize_if_due()
 
     async def _points(self, batch: list[str], desired: dict[str, Entry],
-                      payloads: dict[str, dict[str, Any]]) -> list[IndexPoint]:
-        """A batch of entries embedded, as index points."""
+                      payloads: dict[str, dict[str, Any]]) -> tuple[list[IndexPoint], np.ndarray]:
+        """A batch of entries embedded: their index points, and their vectors as float16 (kept for feedback)."""
         assert self.embedder is not None
         entries = [desired[pid].texts for pid in batch]
         encoded = await self.embedder.documents([t.document for t in entries] + [t.label for t in entries])
         vectors = dense_vectors(encoded[:len(batch)], encoded[len(batch):])
-        return [IndexPoint(pid, vector.tolist(), lexical.document_vector(text.lexical), payloads[pid])
-                for pid, vector, text in zip(batch, vectors, entries, strict=True)]
+        points = [IndexPoint(pid, vector.tolist(), lexical.document_vector(text.lexical), payloads[pid])
+                  for pid, vector, text in zip(batch, vectors, entries, strict=True)]
+        return points, vectors.astype(np.float16)
+
+    def _optimize_if_due(self) -> None:
+        index = self.index
+        if isinstance(index, Optimizable) and index.unoptimized >= OPTIMIZE_AFTER and self._optimizing is None:
+            self._optimizing = asyncio.create_task(self._optimize(index))
 
     async def _optimize(self, index: Optimizable) -> None:
+        adopted = False
         try:
             started = time.perf_counter()
-            if await index.optimize(OPTIMIZE_TIMEOUT_S):
+            adopted = await index.optimize(OPTIMIZE_TIMEOUT_S)
+            if adopted:
                 self.optimized += 1
                 log.info("search index optimised in %.1f s", time.perf_counter() - started)
-                if index.unoptimized >= OPTIMIZE_AFTER:
-                    # Enough was written while the copy was optimised to be worth another pass now, not at the
-                    # next catalog change (which may never come: a bulk import ends, then queries scan).
-                    self._wake.set()
         finally:
             self._optimizing = None
+        if adopted:
+            # What was written while the copy was optimised may be worth another pass now, not at the next catalog
+            # change (which may never come: a bulk import ends, then every query would scan those points).
+            self._optimize_if_due()
 
     # ------------------------------------------------------------------------------ queries
 
