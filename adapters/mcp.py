@@ -6,6 +6,7 @@ is the operations on them, and the lean 2026-07-28 tools/call path (mcp_direct) 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -35,11 +36,18 @@ PROGRESS_KEYS = frozenset({"progressToken", "progress_token"})  # wire name, and
 class UpstreamClient(SessionPool):
     """Everything the hub does with one upstream MCP server: list, call, read, relay."""
 
-    async def _guard(self, operation: Callable[[], Awaitable[Any]], what: str, timeout: float | None = None) -> Any:
-        """Run one upstream operation with a deadline; turn transport failures into clear UpstreamErrors."""
+    async def _guard(self, operation: Callable[[], Awaitable[Any]], what: str, timeout: float | None = None,
+                     *, native: bool = False) -> Any:
+        """Run one upstream operation with a deadline; turn transport failures into clear UpstreamErrors.
+
+        `native`: the operation starts no anyio task group (the direct call path), so asyncio's own deadline
+        serves, at a quarter of an anyio cancel scope's cost per call."""
         limit = timeout or self.limits.timeout_s
         self._overflowed = False
         try:
+            if native:
+                async with asyncio.timeout(limit):
+                    return await operation()
             with anyio.fail_after(limit):
                 return await operation()
         except MCPError as exc:
@@ -153,7 +161,7 @@ class UpstreamClient(SessionPool):
                     )
 
             with contextlib.suppress(mcp_direct.FallBack):
-                return await self._guard(direct, f"calling {name!r}", timeout)
+                return await self._guard(direct, f"calling {name!r}", timeout, native=True)
         progress = relay.progress if relay is not None else None
 
         async def request(client: Client, responses: Any, state: str | None) -> Any:

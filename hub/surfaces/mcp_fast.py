@@ -25,7 +25,6 @@ from mcp.shared.inbound import (
 )
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import __version__
@@ -156,12 +155,12 @@ async def _write(
     else:
         message["result"] = result
         status = 200
-    await Response(json.dumps(message, separators=(",", ":")), status_code=status, headers=headers,
-                   media_type="application/json")(scope, _no_receive, send)
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
+    body = json.dumps(message, separators=(",", ":")).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    # Two ASGI messages, as a Starlette Response would send them, without building one per call.
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
