@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     # How dense and lexical scores combine (bench/search_quality.py compares them): linear is
     # weights[0] x cosine + weights[1] x BM25; rrf is weighted reciprocal rank fusion.
     search_fusion: Literal["linear", "rrf", "dbsf", "dense", "lexical"] = "linear"
-    search_weights: tuple[float, float] = (1.0, 0.15)
+    search_weights: tuple[float, float] = (1.0, 0.044)
     # Pseudo-relevance feedback weight for linear fusion (search/index.py Ranking.feedback); 0 turns it off.
     search_feedback: float = Field(default=0.3, ge=0, le=2)
     qdrant_api_key: str | None = None

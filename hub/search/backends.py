@@ -2,7 +2,9 @@
 
 Both compute the same thing: the model's token embeddings, mean-pooled over real tokens, L2-normalised. ONNX
 Runtime runs the model exported from the same local weights (once, cached under the data dir) and gives the
-same vectors as torch to within 1e-6, at about a third of torch's single-query latency on 2 cores.
+same vectors as torch to within 1e-6, at about a third of torch's single-query latency on 2 cores. One
+difference: on ONNX, queries weigh stop words less in the mean (QUERY_STOP_WEIGHT); torch, the fallback for
+models the export does not cover, keeps the model's own pooling.
 
 With `quantize` (the ONNX default), documents are embedded by an int8 copy of the model (MatMul weights
 quantised per output channel; embedding tables stay fp32) at about twice the rate, while queries keep the
@@ -29,8 +31,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from hub.search.lexical import STOP_WORDS
+
 log = logging.getLogger("hub.search")
 
+# Query vectors pool content words at full weight and stop words, punctuation and [CLS]/[SEP] at this weight:
+# a request's wording ("can you help me find ...") drowns its intent in a plain mean. Documents keep the plain
+# mean (down-weighting there lost). Measured on MetaTool offline: +0.3 nDCG@10 single, +0.4 multi; it gained as
+# well on terse variants (first-sentence descriptions, six-word or four-keyword queries). ONNX backend only.
+QUERY_STOP_WEIGHT = 0.25
 BUNDLED = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 EXPORT_FORMAT = 1  # bump when the export recipe changes: a cached export with another format is rebuilt
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -88,7 +97,8 @@ def load_encoders(name: str, *, max_seq_length: int, threads: int | None, backen
         if _mean_pooled_bert_like(model_dir):
             fp32 = export(model_dir, cache_dir)
             length = min(max_seq_length, _model_max_length(model_dir))
-            queries = OnnxEncoder(fp32, max_seq_length=length, threads=threads, variant="")
+            queries = OnnxEncoder(fp32, max_seq_length=length, threads=threads, variant="",
+                                  stop_weight=QUERY_STOP_WEIGHT)
             workers = threads or os.cpu_count() or 1
             documents = (OnnxEncoder(fp32, max_seq_length=length, threads=1, variant="") if quantize is False else
                          OnnxEncoder(quantized(fp32), max_seq_length=length, threads=1, variant="onnx-int8"))
@@ -266,7 +276,8 @@ def quantized(model: Path) -> Path:
 class OnnxEncoder:
     """An exported model on ONNX Runtime; tokenised with the model's own fast tokenizer."""
 
-    def __init__(self, model_path: Path, *, max_seq_length: int, threads: int | None, variant: str) -> None:
+    def __init__(self, model_path: Path, *, max_seq_length: int, threads: int | None, variant: str,
+                 stop_weight: float | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -287,6 +298,7 @@ class OnnxEncoder:
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
         self.max_seq_length = max_seq_length
         self.variant = variant
+        self.stop_weight = stop_weight  # None: the plain mean over real tokens
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -296,7 +308,29 @@ class OnnxEncoder:
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         hidden = self.session.run(None, {name: feed[name] for name in self.inputs})[0]
-        weights = mask[:, :, None].astype(np.float32)
+        weights = mask.astype(np.float32)
+        if self.stop_weight is not None:
+            weights *= np.stack([token_weights(e.word_ids, e.offsets, text, self.stop_weight)
+                                 for e, text in zip(encodings, texts, strict=True)])
+        weights = weights[:, :, None]
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return (pooled / norms).astype(np.float32)
+
+
+def token_weights(word_ids: list[int | None], offsets: list[tuple[int, int]], text: str,
+                  stop_weight: float) -> np.ndarray:
+    """Pooling weights of one text's tokens: 1 for the tokens of content words; `stop_weight` for stop words,
+    punctuation and the special tokens. All ones when the text has no content word (the plain mean)."""
+    weights = np.full(len(word_ids), stop_weight, dtype=np.float32)
+    spans: dict[int, list[int]] = {}
+    for position, word in enumerate(word_ids):
+        if word is not None:
+            spans.setdefault(word, []).append(position)
+    content = False
+    for positions in spans.values():
+        word = text[offsets[positions[0]][0]:offsets[positions[-1]][1]]
+        if any(c.isalnum() for c in word) and word.lower() not in STOP_WORDS:
+            weights[positions] = 1.0
+            content = True
+    return weights if content else np.ones(len(word_ids), dtype=np.float32)

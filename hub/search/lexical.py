@@ -87,7 +87,10 @@ def document_vector(text: str) -> tuple[list[int], list[float]]:
 
 
 def query_vector(text: str) -> tuple[list[int], list[float]]:
-    """1/n for each of the query's n distinct terms: the lexical score is a mean over terms (Qdrant multiplies
-    in the IDF), so long questions and short keyword queries weigh the same against the dense score."""
+    """1/sqrt(n) for each of the query's n distinct terms: a unit-length query vector, as in the cosine model
+    (Qdrant multiplies in the IDF). Between BM25's plain sum, where a long question's many terms swamp the
+    dense score, and a mean (1/n, what this was), which made the lexical evidence of a long question count
+    for little: measured on MetaTool offline, +0.3 nDCG@10 single over the mean (with the fusion weight
+    rescaled: search_weights), +1.2 on terse variants (first-sentence descriptions, six-word queries)."""
     distinct = {_index(term) for term in terms(text)}
-    return _sparse(dict.fromkeys(distinct, 1.0 / len(distinct))) if distinct else ([], [])
+    return _sparse(dict.fromkeys(distinct, len(distinct) ** -0.5)) if distinct else ([], [])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 
 import numpy as np
 import pytest
 
 from hub.search import lexical
-from hub.search.backends import OnnxEncoder, TorchEncoder, load_encoders
+from hub.search.backends import QUERY_STOP_WEIGHT, OnnxEncoder, TorchEncoder, load_encoders, token_weights
 from hub.search.documents import Entry, texts, words
 from hub.search.embedder import Embedder
 
@@ -30,7 +31,7 @@ def test_sparse_vectors_are_deterministic_and_saturate_repeats() -> None:
     forecast, weather = (lexical.query_vector(w)[0][0] for w in ("forecast", "weather"))
     assert weight[forecast] < weight[weather] < 3 * weight[forecast]  # BM25: more, but far less than linear
     assert lexical.query_vector("the weather, the WEATHER") == ([weather], [1.0])
-    assert sorted(lexical.query_vector("weather forecast")[1]) == [0.5, 0.5]  # a mean over the query's terms
+    assert sorted(lexical.query_vector("weather forecast")[1]) == [0.5 ** 0.5] * 2  # unit length over terms
     assert lexical.query_vector("the of and") == ([], [])
 
 
@@ -85,6 +86,29 @@ async def test_concurrent_queries_share_one_forward_pass(encoders) -> None:
         assert float(np.dot(docs[40], encode([documents[40]])[0])) > 0.999
     finally:
         embedder.close()
+
+
+def test_query_pooling_weighs_content_words_over_stop_words_and_punctuation(encoders) -> None:
+    plain = encoders["onnx"]
+    text = "Could you please find the weather forecast in Paris, for me?"
+    encoding = plain.tokenizer.encode(text)
+    weights = token_weights(encoding.word_ids, encoding.offsets, text, 0.25)
+    tokens = encoding.tokens
+    assert [t for t, w in zip(tokens, weights, strict=True) if w == 1.0] == ["weather", "forecast", "paris"]
+    assert weights[tokens.index("[CLS]")] == weights[tokens.index(",")] == weights[tokens.index("the")] == 0.25
+    nothing = plain.tokenizer.encode("the of and")
+    assert token_weights(nothing.word_ids, nothing.offsets, "the of and", 0.25).tolist() == [1.0] * 5  # plain mean
+
+    queries = copy.copy(plain)
+    queries.stop_weight = QUERY_STOP_WEIGHT
+    wordy = "can you help me with something about the weather for it"
+    weather = plain.encode(["weather"])[0]
+    pooled, mean = queries.encode([wordy])[0], plain.encode([wordy])[0]
+    assert abs(float(np.linalg.norm(pooled)) - 1.0) < 1e-5
+    assert float(pooled @ weather) > float(mean @ weather) + 0.05  # the intent, not the wording
+    assert np.abs(queries.encode(["the of and"]) - plain.encode(["the of and"])).max() < 1e-6
+    # a batch pads its texts; the padding never counts
+    assert np.abs(queries.encode([wordy, "weather"])[1] - queries.encode(["weather"])[0]).max() < 1e-5
 
 
 def test_onnx_and_torch_give_the_same_vectors(encoders) -> None:
