@@ -52,7 +52,6 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "metatool"
 DEFAULT_METHODS = "linear,linear-plain,dense,lexical,rrf,dbsf"
 FUSIONS = ("linear", "rrf", "dbsf", "dense", "lexical")
 PLAIN = "linear-plain"  # linear without pseudo-relevance feedback (HUB_SEARCH_FEEDBACK=0)
-RRF_WEIGHTS = (1.0, 0.4)  # weighted RRF at its best measured weights (k=2), for comparison with linear
 DEPTH = 50  # results asked for per query (the API's maximum): MRR counts a first hit down to this rank
 MAX_QUERY_CHARS = 1000
 
@@ -178,7 +177,7 @@ def parse_methods(methods: str, weights: str | None) -> list[Method]:
             continue
         if name not in FUSIONS:
             raise SystemExit(f"{PROGRAM}: --methods takes {', '.join((*FUSIONS, PLAIN))}; got {name!r}")
-        out.append(Method(name, name, RRF_WEIGHTS if name == "rrf" else None))
+        out.append(Method(name, name))  # each fusion at the hub's default weights for it
     for item in (w.strip() for w in (weights or "").split(",") if w.strip()):
         try:
             dense, lexical = (float(v) for v in item.split(":"))

@@ -119,9 +119,10 @@ class Settings(BaseSettings):
     # ranking quality is unchanged), off for torch (whose int8 also embeds queries and costs ~1 nDCG point).
     search_quantize: bool | None = None
     # How dense and lexical scores combine (bench/search_quality.py compares them): linear is
-    # weights[0] x cosine + weights[1] x BM25; rrf is weighted reciprocal rank fusion.
+    # weights[0] x cosine + weights[1] x BM25; rrf is weighted reciprocal rank fusion. Unset weights: the
+    # fusion's own default (search/index.py DEFAULT_WEIGHTS; linear and rrf weigh on different scales).
     search_fusion: Literal["linear", "rrf", "dbsf", "dense", "lexical"] = "linear"
-    search_weights: tuple[float, float] = (1.0, 0.044)
+    search_weights: tuple[float, float] | None = None
     # Pseudo-relevance feedback weight for linear fusion (search/index.py Ranking.feedback); 0 turns it off.
     search_feedback: float = Field(default=0.3, ge=0, le=2)
     qdrant_api_key: str | None = None

@@ -275,12 +275,12 @@ class EdgeIndex:
             prefetch = [qe.Prefetch(ranking.prefetch, dense_q, filter=flt),
                         qe.Prefetch(ranking.prefetch, lexical_q, filter=flt)]
             if ranking.method == "linear":
-                ex, (w_dense, w_lexical) = qe.Expression, ranking.weights
+                ex, (w_dense, w_lexical) = qe.Expression, ranking.fusion_weights
                 fusion = qe.Formula(ex.Sum([ex.Mult([ex.Constant(w_dense), ex.Variable("$score[0]")]),
                                             ex.Mult([ex.Constant(w_lexical), ex.Variable("$score[1]")])]),
                                     defaults={"$score[0]": 0.0, "$score[1]": 0.0})
             elif ranking.method == "rrf":
-                fusion = qe.Fusion.Rrf(k=ranking.k, weights=list(ranking.weights))
+                fusion = qe.Fusion.Rrf(k=ranking.k, weights=list(ranking.fusion_weights))
             else:
                 fusion = qe.Fusion.Dbsf()
             request = qe.QueryRequest(limit=limit, prefetches=prefetch, query=fusion, filter=flt, with_payload=True)

@@ -46,6 +46,12 @@ class Scope:
     hidden_sources: frozenset[str] = frozenset()  # kill-switched upstreams / agents
 
 
+# Each fusion's weights at their best measured on MetaTool (tuned on half the queries, checked on the rest). The
+# two scales differ: linear weighs scores (0.044 x the unit-length query's BM25, lexical.query_vector, is what
+# 0.15 x the mean over terms was at 8 terms), rrf weighs ranks.
+DEFAULT_WEIGHTS = {"linear": (1.0, 0.044), "rrf": (1.0, 0.4)}
+
+
 @dataclass(frozen=True)
 class Ranking:
     """How the dense and lexical candidate lists become one ranking (inside Qdrant's query API)."""
@@ -53,9 +59,7 @@ class Ranking:
     # linear: weights[0] x cosine + weights[1] x BM25 (a Qdrant score formula). Measured on MetaTool, it beats
     # weighted RRF by about a point of nDCG@10 and DBSF by two; naive RRF loses to dense alone.
     method: Literal["linear", "rrf", "dbsf", "dense", "lexical"] = "linear"
-    # dense, lexical (linear and rrf). 0.044 x the unit-length query's BM25 (lexical.query_vector) is what
-    # 0.15 x the mean over terms was at 8 terms; tuned on half of MetaTool's queries, checked on the rest.
-    weights: tuple[float, float] = (1.0, 0.044)
+    weights: tuple[float, float] | None = None  # dense, lexical (linear and rrf); None: the method's own default
     k: int = 2  # rrf
     prefetch: int = 100  # candidates from each side
     # Pseudo-relevance feedback (linear only): the best `feedback_pool` fused candidates are re-ranked by
@@ -66,6 +70,10 @@ class Ranking:
     feedback: float = 0.3
     feedback_depth: int = 20
     feedback_pool: int = 50
+
+    @property
+    def fusion_weights(self) -> tuple[float, float]:
+        return self.weights or DEFAULT_WEIGHTS.get(self.method, (1.0, 1.0))
 
     @property
     def uses_feedback(self) -> bool:
@@ -184,12 +192,12 @@ class ClientIndex:
         else:
             fusion: Any
             if ranking.method == "linear":
-                w_dense, w_lexical = ranking.weights
+                w_dense, w_lexical = ranking.fusion_weights
                 fusion = qm.FormulaQuery(formula=qm.SumExpression(sum=[
                     qm.MultExpression(mult=[w_dense, "$score[0]"]), qm.MultExpression(mult=[w_lexical, "$score[1]"])]),
                     defaults={"$score[0]": 0.0, "$score[1]": 0.0})
             elif ranking.method == "rrf":
-                fusion = qm.RrfQuery(rrf=qm.Rrf(k=ranking.k, weights=list(ranking.weights)))
+                fusion = qm.RrfQuery(rrf=qm.Rrf(k=ranking.k, weights=list(ranking.fusion_weights)))
             else:
                 fusion = qm.FusionQuery(fusion=qm.Fusion.DBSF)
             kwargs = {"query": fusion, "prefetch": [

@@ -6,6 +6,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from hub.config import Settings
 from hub.search.index import Hit, Ranking
 from hub.search.search import with_feedback
 
@@ -43,3 +44,11 @@ def test_feedback_belongs_to_linear_fusion_and_can_be_turned_off() -> None:
     assert Ranking().uses_feedback
     assert not Ranking(feedback=0).uses_feedback
     assert not any(Ranking(method=m).uses_feedback for m in ("dense", "lexical", "rrf", "dbsf"))
+
+
+def test_each_fusion_has_its_own_default_weights_and_configured_ones_win() -> None:
+    # linear weighs scores and rrf weighs ranks: one default for both would be wrong for one of them
+    assert Ranking().fusion_weights == (1.0, 0.044)
+    assert Ranking(method="rrf").fusion_weights == (1.0, 0.4)
+    assert Ranking(method="rrf", weights=(1.0, 2.0)).fusion_weights == (1.0, 2.0)
+    assert Settings().search_weights is None
