@@ -42,7 +42,7 @@ import httpx
 # The benchmarks import each other as top-level modules (they run as `python bench/NAME.py`).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import cpu_percent, cpu_seconds, other_cpu_warning, percentile
+from loadgen import cpu_description, cpu_percent, cpu_seconds, other_cpu_warning, percentile
 from searchbench import (
     BenchError,
     Hub,
@@ -256,7 +256,7 @@ def environment_lines(args: argparse.Namespace) -> list[str]:
         usable = os.cpu_count()
     return [
         f"command: {shlex.join(getattr(sys, 'orig_argv', [sys.executable, *sys.argv]))}",
-        f"environment: {os.cpu_count()} CPUs ({usable} usable), Python {platform.python_version()} "
+        f"environment: {cpu_description()}, {usable} usable, Python {platform.python_version()} "
         f"({platform.python_implementation()}), {platform.platform()}",
         f"packages: {', '.join(versions)}; hub checkout {git_describe() or 'unknown'}",
     ]

@@ -55,6 +55,29 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, st
     return status, headers, body
 
 
+# Instruction sets that decide how fast the int8 embedding model and the event loop run: figures taken on machines
+# that differ here are not comparable (the same code embedded 191 entries/s on one and 75 on an AVX2-only one).
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_description() -> str:
+    """"2 CPUs (AMD EPYC; avx2, no avx512f/avx512_vnni/avx_vnni/amx_int8)": what a benchmark's figures were taken on."""
+    model, flags = "", set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not model:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    if not model and not flags:
+        return f"{os.cpu_count()} CPUs"
+    has = [f for f in ISA_FLAGS if f in flags]
+    lacks = [f for f in ISA_FLAGS if f not in flags]
+    isa = ", ".join(filter(None, [", ".join(has), f"no {'/'.join(lacks)}" if lacks else ""]))
+    return f"{os.cpu_count()} CPUs ({'; '.join(filter(None, [model, isa]))})"
+
+
 def cpu_seconds(watch: dict[str, int]) -> dict[str, float]:
     """CPU seconds used so far by each watched process, by this process (loadgen), and by the whole machine
     (Linux /proc)."""

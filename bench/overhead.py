@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from loadgen import BadAnswer, LoopResult, closed_loop, other_cpu_warning, percentile
+from loadgen import BadAnswer, LoopResult, closed_loop, cpu_description, other_cpu_warning, percentile
 from searchbench import Processes, free_port, processes, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,7 +254,7 @@ def render(rows: list[dict[str, Any]], setup: dict[str, Any], warnings: list[str
     lines = [f"tools/call over {setup['protocol_version']} stateless HTTP: direct = {setup['direct_tool']} "
              f"at {setup['direct_url']}, hub = {setup['hub_tool']} at {setup['hub_url']}",
              f"{setup['seconds']:g} s per measurement after {setup['warmup']:g} s warm-up; "
-             f"{setup['cpus']} CPUs, one load-generator process per measurement", ""]
+             f"{setup['cpus']}, one load-generator process per measurement", ""]
     table = [header]
     for row in rows:
         d, h = row["direct"], row["hub"]
@@ -307,7 +307,7 @@ def bench_main(args: argparse.Namespace) -> int:
             })
         info = {"direct_url": setup.direct_url, "direct_tool": "echo", "hub_url": setup.hub_mcp_url,
                 "hub_tool": setup.hub_tool, "hub_pid": setup.pids.get("hub"), "seconds": args.seconds,
-                "warmup": args.warmup, "cpus": os.cpu_count(), "protocol_version": PROTOCOL_VERSION}
+                "warmup": args.warmup, "cpus": cpu_description(), "protocol_version": PROTOCOL_VERSION}
     warnings = find_warnings(rows)
     if args.json:
         print(json.dumps({"setup": info, "results": rows, "warnings": warnings}, indent=2))

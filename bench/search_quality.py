@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from loadgen import cpu_percent, cpu_seconds, other_cpu_warning
+from loadgen import cpu_description, cpu_percent, cpu_seconds, other_cpu_warning
 from searchbench import (
     ROOT,
     Hub,
@@ -301,7 +300,7 @@ def bench(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"setup": {"data": str(data), "sets": wanted, "methods": [m.label for m in methods],
                                         "concurrency": args.concurrency, "depth": DEPTH,
                                         "limit_queries": args.limit_queries, "hub_env": hub_env,
-                                        "commit": git_describe(), "cpus": os.cpu_count()},
+                                        "commit": git_describe(), "cpus": cpu_description()},
                               "sets": []}
     with tempfile.TemporaryDirectory(prefix="hub-search-quality-") as tmp:
         for s in sets:

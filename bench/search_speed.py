@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import shutil
 import sys
@@ -31,7 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from loadgen import cpu_seconds, other_cpu_warning
+from loadgen import cpu_description, cpu_seconds, other_cpu_warning
 from searchbench import (
     Hub,
     approve_pending,
@@ -384,7 +383,7 @@ def render(report: dict[str, Any]) -> str:
     setup = report["setup"]
     lines = [f"search speed: GET /api/v1/search?kind=tool&limit={setup['limit']}; synthetic catalogs over "
              f"{setup['upstreams']} upstreams (seed {setup['seed']}); hub {setup['commit'] or '?'}; "
-             f"{setup['cpus']} CPUs",
+             f"{setup['cpus']}",
              f"{setup['seconds']:g} s per measurement after {setup['warmup']:g} s warm-up; one load-generator process "
              "(asyncio, keep-alive connections); distinct queries", "", "indexing (from registration to search ready)"]
     rows = [("entries", "register s", "ready s", "entries/s", "readyz 10-90% /s", "hub cores", "RSS MiB",
@@ -430,7 +429,7 @@ def bench(args: argparse.Namespace) -> int:
                                         "concurrency": args.concurrency, "seconds": args.seconds,
                                         "warmup": args.warmup, "limit": args.limit,
                                         "restricted_share": args.restricted_share, "hub_env": hub_env,
-                                        "commit": git_describe(), "cpus": os.cpu_count(), "targets": TARGETS},
+                                        "commit": git_describe(), "cpus": cpu_description(), "targets": TARGETS},
                               "sizes": [], "warnings": []}
     with tempfile.TemporaryDirectory(prefix="hub-search-speed-") as tmp:
         for size in args.sizes:
