@@ -70,12 +70,11 @@ def cpu_description() -> str:
                 model = value.strip()
             elif key.strip() == "flags" and not flags:
                 flags = set(value.split())
-    if not model and not flags:
-        return f"{os.cpu_count()} CPUs"
-    has = [f for f in ISA_FLAGS if f in flags]
-    lacks = [f for f in ISA_FLAGS if f not in flags]
-    isa = ", ".join(filter(None, [", ".join(has), f"no {'/'.join(lacks)}" if lacks else ""]))
-    return f"{os.cpu_count()} CPUs ({'; '.join(filter(None, [model, isa]))})"
+    isa = [f for f in ISA_FLAGS if f in flags]
+    if lacks := [f for f in ISA_FLAGS if f not in flags]:
+        isa.append(f"no {'/'.join(lacks)}")
+    details = "; ".join(filter(None, [model, ", ".join(isa) if flags else ""]))
+    return f"{os.cpu_count()} CPUs" + (f" ({details})" if details else "")
 
 
 def cpu_seconds(watch: dict[str, int]) -> dict[str, float]:
