@@ -27,6 +27,7 @@ from typing import Any
 
 from hub.search.index import (
     DENSE,
+    HIT_FIELDS,
     KEYWORD_FIELDS,
     LEXICAL,
     SCAN_FIELDS,
@@ -261,6 +262,12 @@ class EdgeIndex:
             records = shard.retrieve(list(ids), with_payload=False, with_vector=[DENSE])
         return {str(r.id): v for r in records if (v := dense_of(r.vector)) is not None}
 
+    def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        with self._reader() as shard:
+            records = shard.retrieve(list(ids), with_payload=self.qe.PayloadSelector.Include(HIT_FIELDS),
+                                     with_vector=False)
+        return {str(r.id): dict(r.payload or {}) for r in records}
+
     def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
               limit: int) -> list[Hit]:
         qe = self.qe
@@ -268,9 +275,9 @@ class EdgeIndex:
         dense_q = qe.Query.Nearest(dense, using=DENSE)
         lexical_q = qe.Query.Nearest(qe.SparseVector(*sparse), using=LEXICAL)
         if ranking.method == "dense" or (ranking.method != "lexical" and not sparse[0]):
-            request = qe.QueryRequest(limit=limit, query=dense_q, filter=flt, with_payload=True)
+            request = qe.QueryRequest(limit=limit, query=dense_q, filter=flt, with_payload=False)
         elif ranking.method == "lexical":
-            request = qe.QueryRequest(limit=limit, query=lexical_q, filter=flt, with_payload=True)
+            request = qe.QueryRequest(limit=limit, query=lexical_q, filter=flt, with_payload=False)
         else:
             prefetch = [qe.Prefetch(ranking.prefetch, dense_q, filter=flt),
                         qe.Prefetch(ranking.prefetch, lexical_q, filter=flt)]
@@ -283,10 +290,10 @@ class EdgeIndex:
                 fusion = qe.Fusion.Rrf(k=ranking.k, weights=list(ranking.fusion_weights))
             else:
                 fusion = qe.Fusion.Dbsf()
-            request = qe.QueryRequest(limit=limit, prefetches=prefetch, query=fusion, filter=flt, with_payload=True)
+            request = qe.QueryRequest(limit=limit, prefetches=prefetch, query=fusion, filter=flt, with_payload=False)
         with self._reader() as shard:
             points = shard.query(request)
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+        return [Hit(str(p.id), float(p.score)) for p in points]
 
     def count(self) -> int:
         with self._reader() as shard:

@@ -27,6 +27,7 @@ DENSE = "dense"
 LEXICAL = "lexical"
 KEYWORD_FIELDS = ("visible", "kind", "key", "source", "state", "grants")
 SCAN_FIELDS = ["index_key", "sig"]
+HIT_FIELDS = ["kind", "key"]  # what a caller of Search.find reads of a hit's payload
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Ranking:
 class Hit:
     id: str
     score: float
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)  # HIT_FIELDS, filled in by Search.find
 
 
 class Index(Protocol):
@@ -93,6 +94,8 @@ class Index(Protocol):
     def delete(self, ids: list[str]) -> None: ...
     def scan(self) -> dict[str, dict[str, Any]]: ...
     def vectors(self, ids: list[str]) -> dict[str, list[float]]: ...
+    def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]: ...  # HIT_FIELDS of each point
+    # Ids and scores only: reading payloads was half an embedded query's time, and the caller knows its entries.
     def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
               limit: int) -> list[Hit]: ...
     def count(self) -> int: ...
@@ -180,6 +183,10 @@ class ClientIndex:
         records = self.client.retrieve(self.collection, list(ids), with_payload=False, with_vectors=[DENSE])
         return {str(r.id): v for r in records if (v := dense_of(r.vector)) is not None}
 
+    def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        records = self.client.retrieve(self.collection, list(ids), with_payload=HIT_FIELDS, with_vectors=False)
+        return {str(r.id): dict(r.payload or {}) for r in records}
+
     def query(self, dense: list[float], sparse: tuple[list[int], list[float]], scope: Scope, ranking: Ranking,
               limit: int) -> list[Hit]:
         qm = self.qm
@@ -203,9 +210,9 @@ class ClientIndex:
             kwargs = {"query": fusion, "prefetch": [
                 qm.Prefetch(query=dense, using=DENSE, filter=flt, limit=ranking.prefetch),
                 qm.Prefetch(query=lexical, using=LEXICAL, filter=flt, limit=ranking.prefetch)]}
-        response = self.client.query_points(self.collection, query_filter=flt, limit=limit, with_payload=True,
+        response = self.client.query_points(self.collection, query_filter=flt, limit=limit, with_payload=False,
                                             **kwargs)
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
+        return [Hit(str(p.id), float(p.score)) for p in response.points]
 
     def count(self) -> int:
         return int(self.client.count(self.collection, exact=True).count)

@@ -280,14 +280,31 @@ class Search:
         try:
             dense = await self.embedder.query(text[:MAX_QUERY_CHARS])
             if not ranking.uses_feedback:
-                return await run(self.index.query, dense.tolist(), sparse, scope, ranking, limit)
+                return await self._with_payloads(await run(self.index.query, dense.tolist(), sparse, scope, ranking,
+                                                           limit))
             hits = await run(self.index.query, dense.tolist(), sparse, scope, ranking,
                              max(limit, ranking.feedback_pool))
             vectors = await self._vectors_of([h.id for h in hits])
-            return (with_feedback(hits, vectors, ranking) if vectors is not None else hits)[:limit]
+            return await self._with_payloads((with_feedback(hits, vectors, ranking) if vectors is not None
+                                              else hits)[:limit])
         except Exception as exc:  # a Qdrant server down or refusing: a clear 503, never a stack trace
             log.warning("search query failed: %s: %s", type(exc).__name__, exc)
             raise SearchUnavailable("Search is unavailable: the search index did not answer; retry shortly") from None
+
+    async def _with_payloads(self, hits: list[Hit]) -> list[Hit]:
+        """The hits with their kind and key: from the entries this hub indexes (a point id is derived from them,
+        so they never change), or from the index for a point this hub does not know (another replica's, or one
+        indexed before a restart and not reconciled yet). A point gone meanwhile is left out."""
+        known = {h.id: {"kind": e.kind, "key": e.key} for h in hits if (e := self._entry(h.id)) is not None}
+        missing = [h.id for h in hits if h.id not in known]
+        if missing:
+            assert self.index is not None
+            known.update(await run(self.index.payloads, missing))
+        return [Hit(h.id, h.score, known[h.id]) for h in hits if h.id in known]
+
+    def _entry(self, point_id: str) -> Entry | None:
+        cached = self._payloads.get(point_id)
+        return cached[0] if cached is not None else None
 
     async def _vectors_of(self, ids: list[str]) -> np.ndarray | None:
         """The entries' dense vectors, from memory; those indexed before a restart (or by another replica)

@@ -33,7 +33,10 @@ def optimize_in_child(copy: Path) -> None:
 
 
 def keys(index: EdgeIndex, vector: list[float], limit: int = 5000) -> set[str]:
-    return {h.payload["key"] for h in index.query(vector, ([], []), ADMIN, Ranking(method="dense"), limit)}
+    hits = index.query(vector, ([], []), ADMIN, Ranking(method="dense"), limit)
+    payloads = index.payloads([h.id for h in hits])
+    assert len(payloads) == len(hits)
+    return {payloads[h.id]["key"] for h in hits}
 
 
 def test_an_optimised_copy_is_adopted_with_what_was_written_meanwhile(tmp_path: Path) -> None:

@@ -1,0 +1,35 @@
+"""A query's hits name their entries (kind and key) whether or not this hub holds the entry in memory: the index
+answers ids and scores only, and the few returned ids are resolved afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub.search.index import Scope
+from hub.search.search import Search, SearchSettings
+from tests.search.test_optimise_again import entry, until
+
+ADMIN = Scope(kinds=("tool",), grants=None)
+
+
+async def test_hits_carry_kind_and_key_from_memory_or_from_the_index(tmp_path: Path) -> None:
+    search = Search(SearchSettings(), tmp_path)
+    search.add_source(lambda: [entry(i) for i in range(40)])
+    await search.start()
+    try:
+        await until(lambda: search.state == "ready" and search.done == 40)
+        hits = await search.find("maintenance task number 7", ADMIN, 5)
+        assert [h.payload for h in hits][0] == {"kind": "tool", "key": "ops.task_7"}
+        assert all(set(h.payload) == {"kind", "key"} for h in hits) and len(hits) == 5
+
+        # Points this hub does not hold in memory (indexed by another replica, or before a restart and not yet
+        # reconciled) are named by the index itself: the same answer.
+        search._payloads.clear()
+        again = await search.find("maintenance task number 7", ADMIN, 5)
+        assert [(h.id, h.payload) for h in again] == [(h.id, h.payload) for h in hits]
+
+        # A restricted caller's hits are resolved the same way and stay within its grants.
+        none = await search.find("maintenance task number 7", Scope(kinds=("tool",), grants=frozenset({"x"})), 5)
+        assert none == []
+    finally:
+        await search.close()
