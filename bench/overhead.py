@@ -2,6 +2,7 @@
 
     python bench/overhead.py [--seconds 5] [--concurrency 1,8,32] [--json]
     python bench/overhead.py --hub-url http://127.0.0.1:8000 --token "$HUB_TOKEN"   # an already-running hub
+    python bench/overhead.py --floor   # also the thinnest proxy on the same stack (bench/floor_proxy.py)
 
 Everything runs as separate processes on loopback: an upstream MCP server over Streamable HTTP
 (`python -m tests.upstreams http PORT`, tool `echo`), the hub (`python -m hub.cli serve`, with the upstream
@@ -135,6 +136,7 @@ class Setup:
     hub_token: str
     hub_tool: str
     pids: dict[str, int]  # the processes whose CPU use each measurement reports
+    floor_url: str | None = None  # bench/floor_proxy.py in front of the same upstream (--floor)
 
 
 @contextlib.contextmanager
@@ -149,6 +151,13 @@ def environment(args: argparse.Namespace) -> Iterator[tuple[Setup, Processes]]:
             procs.wait_listening("upstream", up_port)
             direct_url = f"http://127.0.0.1:{up_port}/mcp"
             pids = {"upstream": upstream.pid}
+            floor_url = None
+            if args.floor:
+                floor_port = free_port()
+                floor = procs.start("floor", [sys.executable, str(Path(__file__).with_name("floor_proxy.py")),
+                                              str(floor_port), direct_url], env=dict(os.environ))
+                procs.wait_listening("floor", floor_port)
+                floor_url, pids["floor"] = f"http://127.0.0.1:{floor_port}/mcp", floor.pid
 
             if args.hub_url:
                 base = args.hub_url.rstrip("/").removesuffix("/mcp")
@@ -181,7 +190,7 @@ def environment(args: argparse.Namespace) -> Iterator[tuple[Setup, Processes]]:
                                  f"\n{procs.log_tail('hub')}")
             registered = (base, token, name)
             wait_until_settled(base, procs)
-            yield Setup(direct_url, f"{base}/mcp", token, f"{name}.echo", pids), procs
+            yield Setup(direct_url, f"{base}/mcp", token, f"{name}.echo", pids, floor_url), procs
         finally:
             if registered and args.hub_url:
                 base, token, name = registered
@@ -244,9 +253,14 @@ def measure(procs: Processes, url: str, tool: str, token: str | None, concurrenc
 
 def find_warnings(rows: list[dict[str, Any]]) -> list[str]:
     # A hub we did not start (and were not given the pid of) counts as "other" in its own runs: skip those.
-    warning = other_cpu_warning([row[side]["cpu_percent"] for row in rows for side in ("direct", "hub")
-                                 if side == "direct" or "hub" in row[side]["cpu_percent"]])
+    warning = other_cpu_warning([row[side]["cpu_percent"] for row in rows for side in ("direct", "hub", "floor")
+                                 if side in row and (side != "hub" or "hub" in row[side]["cpu_percent"])])
     return [warning] if warning else []
+
+
+def aligned(table: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    return ["  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)) for r in table]
 
 
 def render(rows: list[dict[str, Any]], setup: dict[str, Any], warnings: list[str]) -> str:
@@ -263,24 +277,31 @@ def render(rows: list[dict[str, Any]], setup: dict[str, Any], warnings: list[str
                       "-" if row["throughput_ratio"] is None else f"{row['throughput_ratio']:.2f}",
                       f"{row['added_p50_ms']:+.2f}",
                       f"{d['errors']}/{h['errors']}"))
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    for r in table:
-        lines.append("  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)))
+    lines += aligned(table)
+    floors = [row for row in rows if "floor" in row]
+    if floors:
+        lines += ["", "the floor: the thinnest proxy on the same stack (bench/floor_proxy.py: uvicorn + aiohttp, no "
+                  "policy, no audit) in front of the same upstream",
+                  *aligned([("conc", "floor/s", "p50 ms", "p99 ms", "floor +p50 ms", "hub +p50 over floor", "errors")]
+                           + [(str(row["concurrency"]), f"{row['floor']['calls_per_s']:.0f}",
+                               f"{row['floor']['p50_ms']:.2f}", f"{row['floor']['p99_ms']:.2f}",
+                               f"{row['floor_added_p50_ms']:+.2f}", f"{row['hub_over_floor_p50_ms']:+.2f}",
+                               str(row["floor"]["errors"])) for row in floors])]
     other = "everything else on the machine" + ("" if setup["hub_pid"] else ", the hub included")
     lines += ["", f"CPU during each measured window, % of one core (other = {other}):"]
-    names = ["upstream", "hub", "loadgen", "other"]
+    names = ["upstream", "hub", *(["floor"] if floors else []), "loadgen", "other"]
     table = [("conc", "run", *names)]
     for row in rows:
-        for side in ("direct", "hub"):
+        for side in ("direct", "hub", "floor"):
+            if side not in row:
+                continue
             cpu = row[side]["cpu_percent"]
             table.append((str(row["concurrency"]), side, *(f"{cpu[n]:.0f}" if n in cpu else "-" for n in names)))
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    for r in table:
-        lines.append("  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)))
+    lines += aligned(table)
     lines += [f"warning: {warning}" for warning in warnings]
     for row in rows:
-        for side in ("direct", "hub"):
-            if row[side]["first_error"]:
+        for side in ("direct", "hub", "floor"):
+            if side in row and row[side]["first_error"]:
                 lines.append(f"first {side} error at concurrency {row['concurrency']}: {row[side]['first_error']}")
     return "\n".join(lines)
 
@@ -305,6 +326,11 @@ def bench_main(args: argparse.Namespace) -> int:
                 "throughput_ratio": round(via_hub.calls_per_s / direct.calls_per_s, 3) if direct.calls_per_s else None,
                 "added_p50_ms": round(via_hub.p50_ms - direct.p50_ms, 3),
             })
+            if setup.floor_url:
+                floor = measure(procs, setup.floor_url, "echo", None, concurrency, args.warmup, args.seconds,
+                                setup.pids)
+                rows[-1].update({"floor": asdict(floor), "floor_added_p50_ms": round(floor.p50_ms - direct.p50_ms, 3),
+                                 "hub_over_floor_p50_ms": round(via_hub.p50_ms - floor.p50_ms, 3)})
         info = {"direct_url": setup.direct_url, "direct_tool": "echo", "hub_url": setup.hub_mcp_url,
                 "hub_tool": setup.hub_tool, "hub_pid": setup.pids.get("hub"), "seconds": args.seconds,
                 "warmup": args.warmup, "cpus": cpu_description(), "protocol_version": PROTOCOL_VERSION}
@@ -313,7 +339,7 @@ def bench_main(args: argparse.Namespace) -> int:
         print(json.dumps({"setup": info, "results": rows, "warnings": warnings}, indent=2))
     else:
         print(render(rows, info, warnings))
-    return 1 if any(row["direct"]["errors"] or row["hub"]["errors"] for row in rows) else 0
+    return 1 if any(row[side]["errors"] for row in rows for side in ("direct", "hub", "floor") if side in row) else 0
 
 
 # ---------------------------------------------------------------------------------------------- command line
@@ -328,6 +354,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hub-url", help="measure this already-running hub (its base URL) instead of starting one")
     parser.add_argument("--token", help="admin bearer token for --hub-url (default: $HUB_TOKEN)")
     parser.add_argument("--hub-pid", type=int, help="process id of the --hub-url hub, to report its CPU use")
+    parser.add_argument("--floor", action="store_true",
+                        help="also measure the thinnest proxy on the hub's stack (uvicorn + aiohttp, nothing else)")
     parser.add_argument("--hub-log-level", default="warning",
                         help="HUB_LOG_LEVEL of the started hub (default warning: no per-request access log)")
     sub = parser.add_subparsers(dest="command")
