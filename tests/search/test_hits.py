@@ -19,7 +19,7 @@ async def test_hits_carry_kind_and_key_from_memory_or_from_the_index(tmp_path: P
     try:
         await until(lambda: search.state == "ready" and search.done == 40)
         hits = await search.find("maintenance task number 7", ADMIN, 5)
-        assert [h.payload for h in hits][0] == {"kind": "tool", "key": "ops.task_7"}
+        assert hits[0].payload == {"kind": "tool", "key": "ops.task_7"}
         assert all(set(h.payload) == {"kind", "key"} for h in hits) and len(hits) == 5
 
         # Points this hub does not hold in memory (indexed by another replica, or before a restart and not yet
