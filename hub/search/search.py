@@ -279,14 +279,12 @@ class Search:
         ranking = self.settings.ranking
         try:
             dense = await self.embedder.query(text[:MAX_QUERY_CHARS])
-            if not ranking.uses_feedback:
-                return await self._with_payloads(await run(self.index.query, dense.tolist(), sparse, scope, ranking,
-                                                           limit))
-            hits = await run(self.index.query, dense.tolist(), sparse, scope, ranking,
-                             max(limit, ranking.feedback_pool))
-            vectors = await self._vectors_of([h.id for h in hits])
-            return await self._with_payloads((with_feedback(hits, vectors, ranking) if vectors is not None
-                                              else hits)[:limit])
+            pool = max(limit, ranking.feedback_pool) if ranking.uses_feedback else limit
+            hits = await run(self.index.query, dense.tolist(), sparse, scope, ranking, pool)
+            if ranking.uses_feedback:
+                vectors = await self._vectors_of([h.id for h in hits])
+                hits = with_feedback(hits, vectors, ranking) if vectors is not None else hits
+            return await self._with_payloads(hits[:limit])
         except Exception as exc:  # a Qdrant server down or refusing: a clear 503, never a stack trace
             log.warning("search query failed: %s: %s", type(exc).__name__, exc)
             raise SearchUnavailable("Search is unavailable: the search index did not answer; retry shortly") from None

@@ -28,7 +28,7 @@ async def test_hits_carry_kind_and_key_from_memory_or_from_the_index(tmp_path: P
         again = await search.find("maintenance task number 7", ADMIN, 5)
         assert [(h.id, h.payload) for h in again] == [(h.id, h.payload) for h in hits]
 
-        # A restricted caller's hits are resolved the same way and stay within its grants.
+        # A caller whose grants reveal none of these entries gets none of them.
         none = await search.find("maintenance task number 7", Scope(kinds=("tool",), grants=frozenset({"x"})), 5)
         assert none == []
     finally:
