@@ -31,6 +31,15 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$LOG"; exit 1; }
+# Serving starts at once, while the search model loads in the background (18 s of both cores here). Let that
+# settle first: the suite's timed scenarios (list_changed relayed within its window) should not share the
+# machine with start-up work that a running hub has long finished.
+for _ in $(seq 1 300); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" | $PY -c 'import json,sys
+state = (json.load(sys.stdin).get("search") or {}).get("state", "off")
+sys.exit(0 if state in ("ready", "failed", "off") else 1)' && break
+  sleep 0.5
+done
 
 BODY=$(printf '{"name":"fixture","transport":"http","prefix":"","auto_approve":true,"url":"http://127.0.0.1:%s/mcp"}' "$FIXTURE_PORT")
 curl -sS --fail-with-body -X POST "http://127.0.0.1:$PORT/api/v1/upstreams" -H "Authorization: Bearer $TOKEN" \

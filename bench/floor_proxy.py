@@ -1,5 +1,6 @@
-"""The thinnest hop the hub's own stack allows: uvicorn (uvloop, httptools) forwarding each POST body to one
-upstream URL over a pooled aiohttp session, and its answer back. No authentication, policy, validation or audit.
+"""The thinnest hop the hub's own stack allows: uvicorn (uvloop, the hub's httptools protocol) forwarding each
+POST body to one upstream URL over a pooled aiohttp session, and its answer back. No authentication, policy,
+validation or audit.
 
     python bench/floor_proxy.py PORT UPSTREAM_URL
 
@@ -14,6 +15,8 @@ from typing import Any
 
 import aiohttp
 import uvicorn
+
+from hub.http_protocol import CorkedHttpToolsProtocol
 
 FORWARDED = (b"content-type", b"accept", b"mcp-protocol-version", b"mcp-method", b"mcp-name", b"mcp-session-id")
 
@@ -61,7 +64,7 @@ def main(argv: list[str]) -> int:
         print("usage: python bench/floor_proxy.py PORT UPSTREAM_URL", file=sys.stderr)
         return 2
     uvicorn.run(FloorProxy(argv[1]), host="127.0.0.1", port=int(argv[0]), log_level="warning", loop="uvloop",
-                http="httptools", lifespan="on")
+                http=CorkedHttpToolsProtocol, lifespan="on")  # the hub's own HTTP protocol (one write an answer)
     return 0
 
 

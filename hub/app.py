@@ -15,7 +15,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub import __version__
 from hub.adapters.mcp import Limits
@@ -202,6 +202,23 @@ class RequirePrincipal:
         await self.app(scope, receive, send)  # type: ignore[operator]
 
 
+class LeanToolCalls:
+    """POSTs to /mcp meet the lean tools/call path (hub.surfaces.mcp_fast) before the generic stack, whose
+    middleware, router and exception layers cost a plain call more than its policy does. Whatever the lean
+    path does not answer continues down that stack untouched."""
+
+    def __init__(self, app: ASGIApp, state: dict[str, object]) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.state.get("fast")
+        if fast is None or scope["type"] != "http" or scope["path"] != "/mcp" or scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
+        await fast(scope, receive, send, self.app)  # type: ignore[operator]
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     state: dict[str, object] = {}
@@ -237,8 +254,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = await open_hub(settings)
         surface = McpSurface(hub.gateway, hub.events)
         hosts, origins = default_hosts(settings)
-        manager, mcp_app = surface.http_app(allowed_hosts=hosts, allowed_origins=origins,
-                                            max_request_bytes=settings.max_request_bytes)
+        manager, mcp_app, fast = surface.http_app(allowed_hosts=hosts, allowed_origins=origins,
+                                                  max_request_bytes=settings.max_request_bytes, auth=backend)
         backend.identity = hub.identity
         api_router = Starlette(routes=Api(hub.gateway, hub.federation).routes()
                                + GatewayApi(hub.gateway, hub.federation).routes()
@@ -250,8 +267,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         oauth_router = Starlette(routes=OAuthRoutes(hub.identity).routes())
         hub_agent = HubAgent(hub.gateway, cards, hub.identity)
         proxy = Starlette(routes=AgentProxy(hub.agents, cards, hub.identity).routes())
-        state.update(hub=hub, mcp=RequirePrincipal(mcp_app, hub.identity), api=api_router, oauth=oauth_router,
-                     a2a=hub_agent, agents=proxy,
+        state.update(hub=hub, mcp=RequirePrincipal(mcp_app, hub.identity), fast=fast, api=api_router,
+                     oauth=oauth_router, a2a=hub_agent, agents=proxy,
                      card=Starlette(routes=[Route("/.well-known/agent-card.json", hub_agent.card)]))
         # What start-up built (modules, the catalog, the model's tokenizer) lives as long as the process:
         # out of the collector's sight, a full collection no longer walks it (it had cost 200 ms a time).
@@ -283,6 +300,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[Middleware(TrimHeaderValues),
+                    Middleware(LeanToolCalls, state=state),
                     Middleware(AuthenticationMiddleware, backend=backend, on_error=rejection(backend))],
         lifespan=lifespan,
     )

@@ -26,6 +26,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from hub.app import create_app
+    from hub.http_protocol import CorkedHttpToolsProtocol
 
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -34,6 +35,7 @@ def serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        http=CorkedHttpToolsProtocol,  # uvicorn's httptools protocol, one write per response
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),  # SIGTERM: in-flight calls finish first
         proxy_headers=False,
         server_header=False,

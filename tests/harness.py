@@ -18,6 +18,7 @@ import uvicorn
 
 from hub.app import create_app
 from hub.config import Settings
+from hub.http_protocol import CorkedHttpToolsProtocol
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -59,7 +60,7 @@ async def running_hub(tmp_path: Path, **overrides: object) -> AsyncIterator[Runn
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", http=CorkedHttpToolsProtocol))  # as `hub serve` runs
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 30
     while not server.started:

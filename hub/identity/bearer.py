@@ -97,10 +97,14 @@ class HubAuthBackend(AuthenticationBackend):
         identity = self.identity
         if identity is None:
             return None
-        resource = identity.resource_for(conn.url.path)
+        user = conn.scope.get("user")
+        if isinstance(user, HubUser) and "auth" in conn.scope:
+            # Set by this backend on the lean tools/call path, which then handed the request down the stack.
+            return conn.scope["auth"], user
+        resource = identity.resource_for(conn.scope["path"])  # the raw path: building conn.url costs more
         if resource is None:
             return None  # public routes: metadata, OAuth endpoints, health
-        if "access_token" in conn.query_params:
+        if conn.scope.get("query_string") and "access_token" in conn.query_params:
             raise Rejected(400, "invalid_request", "tokens are accepted only in the Authorization header")
         token = bearer_token(conn)
         if token is None:

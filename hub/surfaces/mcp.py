@@ -26,6 +26,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import ServerMessageMetadata
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.authentication import AuthenticationBackend
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
@@ -134,9 +135,10 @@ class McpSurface:
         events.subscribe(PROMPTS_CHANGED, self._on_change)
         events.subscribe(RESOURCES_CHANGED, self._on_change)
 
-    def http_app(self, *, allowed_hosts: list[str], allowed_origins: list[str], max_request_bytes: int
-                 ) -> tuple[StreamableHTTPSessionManager, ASGIApp]:
-        """The session manager (its run() belongs in the host lifespan) and the /mcp ASGI app."""
+    def http_app(self, *, allowed_hosts: list[str], allowed_origins: list[str], max_request_bytes: int,
+                 auth: AuthenticationBackend) -> tuple[StreamableHTTPSessionManager, ASGIApp, FastToolCall]:
+        """The session manager (its run() belongs in the host lifespan), the /mcp ASGI app, and the lean
+        tools/call path the host puts ahead of its HTTP stack (authenticating with `auth`)."""
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins
         )
@@ -147,8 +149,8 @@ class McpSurface:
             security_settings=security,
             max_request_body_size=max_request_bytes,
         )
-        app = FastToolCall(StreamableHTTPASGIApp(manager), self.gateway, security, max_request_bytes)
-        return manager, app
+        fast = FastToolCall(self.gateway, security, max_request_bytes, auth)
+        return manager, StreamableHTTPASGIApp(manager), fast
 
     # ------------------------------------------------------------------------------ plumbing
 

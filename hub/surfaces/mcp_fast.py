@@ -1,11 +1,14 @@
 """The lean path for plain 2026-07-28 `tools/call` POSTs: the SDK's own checks, then one gateway call.
 
 A stateless tools/call that wants no progress and no log messages needs none of the SDK server's
-per-request dispatch (task group, stream, model round-trips). This ASGI wrapper runs the SDK's
-transport and envelope checks (`TransportSecurityMiddleware`, `check_accept_headers`,
-`find_duplicated_routing_header`, `classify_inbound_request`) and, when the request and its tool
-qualify, answers it with one gateway call and one JSON write. Anything else, including every failed
-check, goes to the SDK unchanged (the body is replayed), so the protocol's answers stay the SDK's.
+per-request dispatch (task group, stream, model round-trips), nor the generic HTTP stack in front of it
+(authentication middleware, router, exception middleware). The app puts this handler ahead of that stack
+(`hub.app.LeanToolCalls`): it authenticates with the same backend, runs the SDK's transport and envelope
+checks (`TransportSecurityMiddleware`, `check_accept_headers`, `find_duplicated_routing_header`,
+`classify_inbound_request`) and, when the request and its tool qualify, answers it with one gateway call
+and one JSON write. Anything else, including every failed check and every refused credential, goes down
+the whole stack unchanged (the body is replayed), so the protocol's and the challenge's answers stay
+the SDK's and the middleware's.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from mcp.shared.inbound import (
     find_duplicated_routing_header,
 )
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.authentication import AuthenticationBackend, AuthenticationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,13 +64,16 @@ class FastRelay:
 
 
 class FastToolCall:
-    def __init__(self, app: ASGIApp, gateway: Gateway, security: TransportSecuritySettings, max_body: int) -> None:
-        self.app = app
+    """Answers a qualifying tools/call POST to /mcp; hands anything else to `rest` (the whole HTTP stack)."""
+
+    def __init__(self, gateway: Gateway, security: TransportSecuritySettings, max_body: int,
+                 auth: AuthenticationBackend) -> None:
         self.gateway = gateway
         self.security = TransportSecurityMiddleware(security)
         self.max_body = max_body
+        self.auth = auth
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, rest: ASGIApp) -> None:
         headers = scope.get("headers") or []
         version = method = None
         for key, value in headers:
@@ -75,11 +82,11 @@ class FastToolCall:
             elif key == b"mcp-method":
                 method = value.decode("latin-1")
         if scope.get("method") != "POST" or method != "tools/call" or version not in MODERN_PROTOCOL_VERSIONS:
-            await self.app(scope, receive, send)
+            await rest(scope, receive, send)
             return
         body, complete = await _read_body(receive, self.max_body)
         if not complete or not await self._answer(scope, body, send):
-            await self.app(scope, _replay(body, complete, receive), send)
+            await rest(scope, _replay(body, complete, receive), send)
 
     async def _answer(self, scope: Scope, body: bytes, send: Send) -> bool:
         """True when the request was answered here; False sends it down the SDK path untouched."""
@@ -109,6 +116,13 @@ class FastToolCall:
         verdict = classify_inbound_request(decoded, headers=dict(request.headers))
         if isinstance(verdict, InboundLadderRejection):
             return False
+        try:
+            authenticated = await self.auth.authenticate(request)
+        except AuthenticationError:
+            return False  # the authentication middleware gives the challenge
+        if authenticated is None:
+            return False
+        scope["auth"], scope["user"] = authenticated
         principal = principal_of(request)
         if principal is None:
             return False
