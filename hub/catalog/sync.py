@@ -384,10 +384,12 @@ class Federation:
 
     async def _reload_index(self) -> dict[str, UpstreamSpec]:
         """Rebuild the request path's view from the store; returns the upstreams it saw."""
+        # Mark, then upstreams, then tools: a removal seen in the upstreams is then seen in the tools too, so
+        # this replica never lets go of an upstream while still listing its tools (a change landing in
+        # between differs from the mark and is re-read on the next watch).
         mark = await self.store.catalog_mark()
-        await self._reload_tools(mark)
-
         specs = {s.name: s for s in await self.store.list_upstreams()}
+        await self._reload_tools(mark)
         self.disabled_upstreams = frozenset(name for name, spec in specs.items() if not spec.enabled)
         self._mark = mark
         prompts: dict[str, PromptEntry] = {}

@@ -129,3 +129,32 @@ async def test_an_incremental_reload_reads_in_full_only_rows_with_new_stamps(cat
     await federation.refresh()
     assert read == ["up.b"] and federation.tools["up.b"].state == ToolState.disabled
     assert federation.tools["up.a"].state == federation.tools["up.c"].state == ToolState.approved
+
+
+@pytest.mark.parametrize("step", ["list_upstreams", "list_tools"])
+async def test_a_removal_during_a_reload_never_leaves_tools_of_a_released_upstream(
+        catalog: Store, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    """Another replica removes an upstream while this one reloads: whichever read it lands before, the tools
+    this replica lists never outlive its view of the upstream (it lets go of the connection on that view)."""
+    store = catalog
+    up, other = spec("up"), spec("other")
+    for s in (up, other):
+        await store.add_upstream(s)
+    await store.sync_tools("up", [tool(up, "a")])
+    await store.sync_tools("other", [tool(other, "x")])
+    federation = Federation(store, EventBus(), Limits())
+    await federation.refresh()
+    monkeypatch.setattr("hub.catalog.sync.FULL_RELOAD_S", 0.0)  # the full read, so `list_tools` is on the path
+    original = getattr(store, step)
+
+    async def removed_first(**kw: Any) -> Any:
+        monkeypatch.setattr(store, step, original)
+        await store.delete_upstream("other")  # committed by "another replica" just before this read
+        return await original(**kw)
+
+    monkeypatch.setattr(store, step, removed_first)
+    specs = await federation._reload_index()
+    assert ("other" in specs) == (step == "list_tools")  # the removal landed before / after the upstreams read
+    assert "other.x" not in federation.tools
+    await federation.refresh()  # the next watch settles it either way
+    assert set(federation.tools) == {"up.a"}
