@@ -25,8 +25,8 @@ from hub.adapters import mcp_direct
 from hub.adapters.http_limits import CappedTransport
 from hub.adapters.lean_http import HttpxPost, LeanClient, Poster
 from hub.adapters.mcp_session import UpstreamError, UpstreamSession
+from hub.adapters.mcp_stdio import bounded_stdio_client
 from mcp import Client, StdioServerParameters
-from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
@@ -168,7 +168,9 @@ class SessionPool:
             assert spec.command
             params = StdioServerParameters(command=spec.command[0], args=spec.command[1:], env=spec.env or None,
                                            cwd=spec.cwd)
-            return Client(stdio_client(params, errlog=self._stderr or _devnull()), **common)
+            transport = bounded_stdio_client(params, self._stderr or _devnull(), on_overflow=self._overflow,
+                                             max_message_bytes=self.limits.max_response_bytes)
+            return Client(transport, **common)
         if self._server is None:
             raise UpstreamError(f"tool pack {spec.name!r} is not loaded")
         return Client(self._server, **common)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
@@ -42,13 +43,13 @@ from hub.search.search import Search, SearchSettings
 from hub.surfaces.a2a_cards import CardServer
 from hub.surfaces.a2a_hub import HubAgent
 from hub.surfaces.a2a_proxy import AgentProxy
-from hub.surfaces.api import Api
+from hub.surfaces.api import Api, http_problem
 from hub.surfaces.api_agents import AgentsApi
 from hub.surfaces.api_audit import AuditApi
 from hub.surfaces.api_gateway import GatewayApi
 from hub.surfaces.api_identity import IdentityApi
 from hub.surfaces.api_search import SearchApi
-from hub.surfaces.headers import TrimHeaderValues
+from hub.surfaces.headers import RefuseNul, TrimHeaderValues
 from hub.surfaces.mcp import McpSurface
 from hub.surfaces.oauth import OAuthRoutes
 
@@ -261,7 +262,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                + GatewayApi(hub.gateway, hub.federation).routes()
                                + IdentityApi(hub.identity, hub.gateway.audit_decision).routes()
                                + AuditApi(hub.store).routes()
-                               + SearchApi(hub.gateway).routes())
+                               + SearchApi(hub.gateway).routes(),
+                               exception_handlers={HTTPException: http_problem})
         cards = CardServer(settings.base_url, hub.identity.keys)
         api_router.routes.extend(AgentsApi(hub.agents, cards, hub.gateway.audit_decision).routes())
         oauth_router = Starlette(routes=OAuthRoutes(hub.identity).routes())
@@ -299,7 +301,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(TrimHeaderValues),
+        middleware=[Middleware(TrimHeaderValues), Middleware(RefuseNul),
                     Middleware(LeanToolCalls, state=state),
                     Middleware(AuthenticationMiddleware, backend=backend, on_error=rejection(backend))],
         lifespan=lifespan,

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from hub.catalog.entities import RESERVED_PREFIX, ToolState
+from hub.catalog.entities import RESERVED_PREFIX, STORED, ToolState, check_headers
 from hub.catalog.models import AgentRow, AgentTaskRow, utcnow
 from hub.catalog.store import Conflict, Store
 
@@ -39,9 +40,21 @@ class AgentAuth(BaseModel):
 
     @field_validator("headers")
     @classmethod
-    def _headers(cls, v: dict[str, str]) -> dict[str, str]:
-        if len(v) > 20 or any(len(k) > 100 or len(val) > 8192 or "\n" in val or "\r" in val for k, val in v.items()):
-            raise ValueError("at most 20 headers, names up to 100 and values up to 8192 characters, one line each")
+    def _headers(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        return check_headers(v, info)
+
+    @field_validator("token_url")
+    @classmethod
+    def _token_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None or info.context == STORED:
+            return v
+        try:
+            parts = urlsplit(v)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        except ValueError:
+            raise ValueError("token_url is not a valid URL") from None
+        if len(v) > 2048 or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("token_url must be an http(s) URL of at most 2048 characters")
         return v
 
 
@@ -116,8 +129,8 @@ def _record(row: AgentRow) -> AgentRecord:
         approved_hash=row.approved_hash, state=ToolState(row.state), state_reason=row.state_reason,
         signature=row.signature, signature_kid=row.signature_kid, owner=row.owner, purpose=row.purpose,  # type: ignore[arg-type]
         environment=row.environment, registered_by=row.registered_by,
-        settings=AgentSettings.model_validate(row.settings), fetched_at=row.fetched_at, created_at=row.created_at,
-        updated_at=row.updated_at)
+        settings=AgentSettings.model_validate(row.settings, context=STORED), fetched_at=row.fetched_at,
+        created_at=row.created_at, updated_at=row.updated_at)
 
 
 _FIELDS = ("card", "extended_card", "card_url", "card_hash", "approved_hash", "state", "state_reason", "signature",

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hub.catalog.hashing import definition_hash
 
@@ -21,6 +21,27 @@ RESERVED_PREFIX = "hub"
 # Upstream names become tool-name prefixes, so they use the same alphabet, without dots
 # (a dot separates prefix and tool name).
 UPSTREAM_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Outbound HTTP headers the hub sends with its own credentials: RFC 9110 field names, visible-ASCII values.
+HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e\t]{0,8192}$")
+
+
+STORED: Final = {"stored": True}  # validation context of rows read back: what was accepted once still loads
+
+
+def check_headers(headers: dict[str, str], info: ValidationInfo | None = None) -> dict[str, str]:
+    """Headers an HTTP client can send; ValueError (naming the header, never its value) otherwise. Rows read
+    back (`STORED` context) are not re-judged: a rule made stricter later must not stop a hub from starting."""
+    if info is not None and info.context == STORED:
+        return headers
+    if len(headers) > 20:
+        raise ValueError("at most 20 headers")
+    for name, value in headers.items():
+        if not HEADER_NAME_RE.match(name):
+            raise ValueError(f"header name {name[:100]!r} is not a valid HTTP field name")
+        if not HEADER_VALUE_RE.match(value):
+            raise ValueError(f"the value of header {name!r} must be at most 8192 visible ASCII characters")
+    return headers
 
 
 class ToolState(StrEnum):
@@ -78,6 +99,11 @@ class UpstreamSpec(BaseModel):
         if v.lower() == RESERVED_PREFIX:
             raise ValueError(f"the name {RESERVED_PREFIX!r} is reserved for the hub's own tools")
         return v
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        return check_headers(v, info)
 
     @field_validator("prefix")
     @classmethod

@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from hub.catalog.entities import SyncResult, ToolPolicy, ToolRecord, ToolState, UpstreamSpec
+from hub.catalog.entities import STORED, SyncResult, ToolPolicy, ToolRecord, ToolState, UpstreamSpec
 from hub.catalog.models import ToolRow, UpstreamRow, utcnow
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -191,12 +191,12 @@ class Store:
     async def get_upstream(self, name: str) -> UpstreamSpec | None:
         async with self._read() as s:
             row = await s.get(UpstreamRow, name)
-            return None if row is None else UpstreamSpec.model_validate(row.spec)
+            return None if row is None else UpstreamSpec.model_validate(row.spec, context=STORED)
 
     async def list_upstreams(self) -> list[UpstreamSpec]:
         async with self._read() as s:
             rows = await s.scalars(select(UpstreamRow).order_by(UpstreamRow.name))
-            return [UpstreamSpec.model_validate(row.spec) for row in rows]
+            return [UpstreamSpec.model_validate(row.spec, context=STORED) for row in rows]
 
     async def update_upstream(self, spec: UpstreamSpec) -> None:
         """Replace the stored spec of ``spec.name``; raises NotFound if there is none."""

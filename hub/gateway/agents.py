@@ -119,17 +119,19 @@ class AgentGate:
     # -- task ownership ---------------------------------------------------------------------------
 
     async def owns(self, principal: Principal, agent_id: str, task_id: str) -> bool:
+        if "\x00" in task_id:  # no task has one (see claim); PostgreSQL would refuse the lookup
+            return False
         return await self.registry.store.task_owner(agent_id, task_id) == principal.id
 
     async def claim(self, principal: Principal, agent_id: str, task_ids: set[str]) -> bool:
         """Record the caller as the creator of tasks it just saw created; False if any belongs to another."""
         ok = True
         for task_id in task_ids:
-            if len(task_id) > 200:
+            if len(task_id) > 200 or "\x00" in task_id:
                 return False
             ok = await self.registry.store.claim_task(agent_id, task_id, principal.id) == principal.id and ok
         return ok
 
     async def owned(self, principal: Principal, agent_id: str, task_ids: list[str]) -> set[str]:
-        owners = await self.registry.store.owners(agent_id, task_ids)
+        owners = await self.registry.store.owners(agent_id, [t for t in task_ids if "\x00" not in t])
         return {task for task, owner in owners.items() if owner == principal.id}

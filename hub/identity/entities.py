@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.identity.passwords import MIN_PASSWORD_LENGTH
@@ -51,8 +53,12 @@ class PrincipalSpec(BaseModel):
             keys = self.jwks.get("keys")
             if not isinstance(keys, list) or not keys or len(keys) > 10:
                 raise ValueError("jwks must be a JWKS document with 1 to 10 keys")
-            if any(not isinstance(k, dict) or "d" in k for k in keys):
-                raise ValueError("jwks must hold public keys only")
+            if any(not isinstance(k, dict) or "d" in k or k.get("kty") not in ("EC", "RSA", "OKP") for k in keys):
+                raise ValueError("jwks must hold public keys only (kty EC, RSA or OKP)")
+            try:
+                KeySet.import_key_set(self.jwks)  # type: ignore[arg-type]
+            except (JoseError, ValueError, TypeError, KeyError) as exc:
+                raise ValueError(f"jwks holds a key that cannot be used: {exc}") from None
         return self
 
 

@@ -148,12 +148,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         if c.session.get(RevocationRow, f"family:{row.family_id}") is not None or aware(row.expires_at) < now():
             return None
-        # Claim it atomically: of two concurrent uses exactly one wins; the other is reuse.
-        claimed = c.session.execute(update(RefreshTokenRow).where(
-            RefreshTokenRow.token_hash == row.token_hash, RefreshTokenRow.used_at.is_(None)).values(used_at=now()))
-        if claimed.rowcount != 1:
+        if row.used_at is not None:  # reuse: someone has a copy of a rotated token
             self.server.revoke_family(row.family_id)
             return None
+        # Claimed (marked used) only in generate_token, once the client, scope and resource checks passed: a
+        # refused request leaves the token usable, so the client's corrected retry is not taken for reuse.
         return _Refresh(row)
 
     def authenticate_user(self, refresh_token: _Refresh) -> PrincipalRow | None:
@@ -170,6 +169,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         resource = server.resolve_resource(self.request) if "resource" in self.request.payload.data else row.resource
         if resource != row.resource:
             raise InvalidTargetError(description="resource differs from the original grant")
+        # Claim it atomically: of two concurrent uses exactly one wins; the other is reuse.
+        claimed = ctx().session.execute(update(RefreshTokenRow).where(
+            RefreshTokenRow.token_hash == row.token_hash, RefreshTokenRow.used_at.is_(None)).values(used_at=now()))
+        if claimed.rowcount != 1:
+            server.revoke_family(row.family_id)
+            raise InvalidGrantError()
         return server.issue(principal, self.client, scope or row.scope, resource=resource or
                             server.default_resource, family=row.family_id, bound=row.bound, refresh=True)
 
@@ -212,6 +217,12 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         if not jwks:
             raise InvalidClientError(description="client has no registered keys")
         return KeySet.import_key_set(jwks)
+
+    def extract_assertion(self, assertion: str) -> Any:
+        try:
+            return super().extract_assertion(assertion)
+        except RecursionError:  # authlib parses the unverified payload with json.loads
+            raise InvalidClientError(description="Invalid JWT payload.") from None
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
         try:

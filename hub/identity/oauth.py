@@ -76,7 +76,7 @@ class HubAuthorizationServer(AuthorizationServer):
 
     # authlib framework hooks
     def query_client(self, client_id: str) -> Client | None:
-        if not isinstance(client_id, str) or not client_id or len(client_id) > 300:
+        if not isinstance(client_id, str) or not client_id or len(client_id) > 300 or "\x00" in client_id:
             return None
         c = ctx()
         if client_id in c.documents:

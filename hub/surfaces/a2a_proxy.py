@@ -14,7 +14,10 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
+from a2a import types as a2a_types
+from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -33,6 +36,15 @@ STREAMING = {"SendStreamingMessage", "SubscribeToTask"}
 METHODS = {"SendMessage", "SendStreamingMessage", "GetTask", "ListTasks", "CancelTask", "SubscribeToTask",
            "CreateTaskPushNotificationConfig", "GetTaskPushNotificationConfig",
            "ListTaskPushNotificationConfigs", "DeleteTaskPushNotificationConfig", "GetExtendedAgentCard"}
+# The ProtoJSON message of each method's params, as an A2A 1.0 agent parses them.
+PARAMS = {"SendMessage": a2a_types.SendMessageRequest, "SendStreamingMessage": a2a_types.SendMessageRequest,
+          "GetTask": a2a_types.GetTaskRequest, "ListTasks": a2a_types.ListTasksRequest,
+          "CancelTask": a2a_types.CancelTaskRequest, "SubscribeToTask": a2a_types.SubscribeToTaskRequest,
+          "CreateTaskPushNotificationConfig": a2a_types.TaskPushNotificationConfig,
+          "GetTaskPushNotificationConfig": a2a_types.GetTaskPushNotificationConfigRequest,
+          "ListTaskPushNotificationConfigs": a2a_types.ListTaskPushNotificationConfigsRequest,
+          "DeleteTaskPushNotificationConfig": a2a_types.DeleteTaskPushNotificationConfigRequest,
+          "GetExtendedAgentCard": a2a_types.GetExtendedAgentCardRequest}
 # A2A 1.0 error codes (JSON-RPC) and their HTTP+JSON statuses.
 TASK_NOT_FOUND, INVALID_PARAMS, METHOD_NOT_FOUND, VERSION_NOT_SUPPORTED = -32001, -32602, -32601, -32009
 EXTENDED_CARD_NOT_CONFIGURED = -32007
@@ -182,7 +194,7 @@ class AgentProxy:
                 raw = await _body(request)
                 try:
                     params = json.loads(raw) if raw.strip() else {}
-                except ValueError:
+                except (ValueError, RecursionError):
                     raise A2AFailure(-32700, "the request body is not valid JSON") from None
                 if not isinstance(params, dict):
                     raise A2AFailure(-32600, "the request body must be a JSON object")
@@ -200,6 +212,7 @@ class AgentProxy:
             raise A2AFailure(METHOD_NOT_FOUND, f"Method not found: {method[:100]}")
         if not isinstance(params, dict):
             raise A2AFailure(INVALID_PARAMS, "params must be an object")
+        params = _canonical(method, params)
         try:
             admission = await self.gate.admit(principal, agent_id, f"a2a/{method}",
                                               trace_id=request.headers.get("traceparent", "")[3:35] or None)
@@ -240,7 +253,8 @@ class AgentProxy:
                 response = await self.gate.relay(admission, JSONRPC, "POST", body=body, headers=_accept(request),
                                                  read_timeout_s=300.0 if method in STREAMING else None)
             else:
-                path = "/" + request.path_params["path"]
+                # Each segment re-encoded: a decoded "?", "#" or "%" in a tenant or task id stays in its segment.
+                path = "/" + "/".join(quote(s, safe=":") for s in request.path_params["path"].strip("/").split("/"))
                 body = json.dumps(_without_path_params(method, params)).encode() if request.method == "POST" else None
                 response = await self.gate.relay(admission, HTTP_JSON, request.method, path, body=body,
                                                  params=dict(request.query_params), headers=_accept(request),
@@ -340,7 +354,7 @@ async def _body(request: Request) -> bytes:
 def _parse(raw: bytes) -> dict[str, Any]:
     try:
         message = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise A2AFailure(-32700, "Parse error: the body is not valid JSON") from None
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or not isinstance(message.get("method"), str):
         raise A2AFailure(-32600, "Invalid Request: expected one JSON-RPC 2.0 request object")
@@ -351,8 +365,19 @@ def _parse(raw: bytes) -> dict[str, Any]:
     return message
 
 
+def _canonical(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` as the agent will read them (ProtoJSON accepts snake_case names too): what the hub checks is
+    exactly what it relays."""
+    try:
+        return MessageToDict(ParseDict(params, PARAMS[method](), ignore_unknown_fields=True))
+    except (ParseError, TypeError, ValueError, AttributeError, RecursionError):
+        raise A2AFailure(INVALID_PARAMS, f"params do not match the A2A 1.0 {method} request") from None
+
+
 def _rest_method(verb: str, path: str) -> tuple[str, str | None]:
     parts = path.strip("/")
+    if any(segment in ("", ".", "..") for segment in parts.split("/")):
+        raise A2AFailure(METHOD_NOT_FOUND, f"no A2A operation at {verb} /{parts[:100]}", status=404)
     for tenant_prefix in (False, True):
         candidate = parts.split("/", 1)[1] if tenant_prefix and "/" in parts else parts
         for route_verb, pattern, method in REST_ROUTES:

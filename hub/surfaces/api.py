@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,6 +20,7 @@ from hub.catalog.sync import Federation, RegistrationError
 from hub.gateway.gateway import Gateway, InvalidCursor, NotFound, decode_cursor, encode_cursor
 from hub.identity.bearer import principal_of
 from hub.identity.principal import Principal
+from hub.surfaces.headers import has_nul
 
 log = logging.getLogger("hub.surfaces.api")
 
@@ -79,9 +82,25 @@ async def json_body(request: Request) -> Any:
         if len(body) > MAX_BODY_BYTES:
             raise Problem(413, "Payload Too Large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(body or b"null")
+        value = json.loads(body or b"null")
     except ValueError:
         raise Problem(400, "Bad Request", "the body is not valid JSON") from None
+    except RecursionError:
+        raise Problem(400, "Bad Request", "the body is nested too deeply") from None
+    if has_nul(value):
+        raise Problem(400, "Bad Request", "the body must not contain NUL characters")
+    return value
+
+
+async def http_problem(request: Request, exc: Exception) -> Response:
+    """Routing's own refusals under /api/v1 (no such route, method not allowed) as problem+json too."""
+    assert isinstance(exc, HTTPException)
+    title = HTTPStatus(exc.status_code).phrase
+    detail = f"no route {request.url.path}" if exc.status_code == 404 else \
+        f"{request.method} is not allowed on {request.url.path}" if exc.status_code == 405 else None
+    response = Problem(exc.status_code, title, detail).response()
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def validation_problem(exc: ValidationError) -> Problem:

@@ -114,7 +114,8 @@ class AgentsApi:
 
     async def _decide(self, request: Request, principal: Principal, state: ToolState) -> Response:
         agent_id = request.path_params["id"]
-        body = await model_body(request, Decision) if await request.body() else Decision()
+        empty = request.headers.get("content-length", "0") in ("", "0") and "transfer-encoding" not in request.headers
+        body = Decision() if empty else await model_body(request, Decision)  # model_body bounds the body
         try:
             record = await self.registry.decide(agent_id, state, card_hash=body.card_hash, reason=body.reason)
         except StaleDefinition as exc:

@@ -34,8 +34,8 @@ def decode_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise ValueError("invalid cursor") from exc
     kind, _, seq = text.partition(":")
-    if kind != "seq" or not seq.isdigit():
-        raise ValueError("invalid cursor")
+    if kind != "seq" or not (seq.isascii() and seq.isdigit()) or len(seq) > 19 or int(seq) >= 2**63:
+        raise ValueError("invalid cursor")  # seqs are 64-bit integers
     return int(seq)
 
 
@@ -51,7 +51,10 @@ def _instant(name: str, value: str | None) -> datetime | None:
             continue
     else:
         raise Problem(400, "Bad Request", f"{name} must be an ISO 8601 date-time")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    try:  # the database compares in UTC: an offset that carries the instant past year 1 or 9999 cannot be stored
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        raise Problem(400, "Bad Request", f"{name} is out of range") from None
 
 
 class AuditApi:

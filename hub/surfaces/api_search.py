@@ -36,8 +36,12 @@ class SearchApi:
         if kind not in KINDS:
             raise Problem(400, "Bad Request", "kind must be tool, agent or any")
         limit_text = params.get("limit", "10")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+        # str.isdigit() also holds for "²" and other digits int() refuses: ASCII digits only.
+        if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= 3) \
+                or not 1 <= int(limit_text) <= MAX_LIMIT:
             raise Problem(400, "Bad Request", f"limit must be an integer from 1 to {MAX_LIMIT}")
+        if self.gateway.discovery.search is None:
+            raise Problem(404, "Not Found", "search is turned off on this hub")
         try:
             results = await self.gateway.discovery.find(principal, text, kinds=KINDS[kind], limit=int(limit_text))
         except Forbidden as exc:

@@ -7,6 +7,7 @@ whichever parser runs (MCP's Mcp-Name must match the body's name with or without
 
 from __future__ import annotations
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 _OWS = (b" ", b"\t")
@@ -21,4 +22,39 @@ class TrimHeaderValues:
             headers = scope["headers"]
             if any(value[-1:] in _OWS or value[:1] in _OWS for _, value in headers):
                 scope = {**scope, "headers": [(key, value.strip(b" \t")) for key, value in headers]}
+        await self.app(scope, receive, send)
+
+
+def has_nul(value: object) -> bool:
+    """Whether a decoded JSON value holds a NUL character anywhere (PostgreSQL stores no NUL in text)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple):
+            stack += item
+    return False
+
+
+class RefuseNul:
+    """A NUL character in the path or the query string is refused here, before any surface reads it: no
+    identifier, name or filter the hub looks up may hold one (PostgreSQL refuses it, as a 500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            detail = "the request target must not contain NUL characters"
+            if scope["path"].startswith("/api/"):
+                response = JSONResponse({"type": "about:blank", "title": "Bad Request", "status": 400,
+                                         "detail": detail}, status_code=400, media_type="application/problem+json")
+            else:
+                response = JSONResponse({"error": "invalid_request", "error_description": detail}, status_code=400)
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)

@@ -28,6 +28,7 @@ from hub.identity.cimd import ClientDocumentError
 from hub.identity.models import PrincipalRow
 from hub.identity.oauth_base import ASSERTION_ALGORITHMS, HubRequest, Result
 from hub.identity.service import RESOURCE_PATHS, Identity, RegistrationError, SignInRefused
+from hub.surfaces.headers import has_nul
 
 log = logging.getLogger("hub.surfaces.oauth")
 
@@ -58,9 +59,12 @@ async def _read_form(request: Request) -> list[tuple[str, str]]:
     if body and ctype != "application/x-www-form-urlencoded":
         raise BadRequest("expected application/x-www-form-urlencoded")
     try:
-        return parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False, max_num_fields=100)
+        form = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False, max_num_fields=100)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest("malformed form body") from exc
+    if has_nul(form):
+        raise BadRequest("the form must not contain NUL characters")
+    return form
 
 
 def _oauth_error(error: str, description: str, status: int = 400) -> JSONResponse:
@@ -178,8 +182,10 @@ class OAuthRoutes:
                 return _oauth_error("invalid_client_metadata", "request body too large")
         try:
             data = json.loads(body or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):
             return _oauth_error("invalid_client_metadata", "the body is not valid JSON")
+        if has_nul(data):
+            return _oauth_error("invalid_client_metadata", "the metadata must not contain NUL characters")
         try:
             return JSONResponse(await self.identity.register_client(data), status_code=201, headers=NO_STORE)
         except RegistrationError as exc:

@@ -11,7 +11,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
-from hub.catalog.entities import ToolPolicy, ToolRecord, ToolState, Transport, UpstreamSpec
+from hub.catalog.entities import STORED, ToolPolicy, ToolRecord, ToolState, Transport, UpstreamSpec
 from hub.catalog.store import MIGRATIONS_DIR, Conflict, NameCollision, NotFound, StaleDefinition, Store
 
 
@@ -113,6 +113,17 @@ async def test_upstream_crud(store: Store) -> None:
     assert await store.delete_upstream("beta") is False
     assert await store.list_upstreams() == [a]
     assert await store.tool_names() == {"t3"}  # beta's tools went with it
+
+
+async def test_a_stored_upstream_loads_even_if_a_later_rule_would_refuse_it(store: Store) -> None:
+    """Header rules apply to what callers send; a row accepted by an earlier version still loads (the hub
+    must start), while the same headers sent today are refused."""
+    with pytest.raises(ValueError, match="X-Key"):
+        spec("old", headers={"X-Key": "caf\u00e9"})
+    old = UpstreamSpec.model_validate({**spec("old").model_dump(), "headers": {"X-Key": "caf\u00e9"}}, context=STORED)
+    await store.add_upstream(old)
+    assert await store.get_upstream("old") == old
+    assert await store.list_upstreams() == [old]
 
 
 # -- tools --------------------------------------------------------------------------------------------

@@ -100,8 +100,10 @@ async def test_failing_upstreams_give_clear_errors_and_the_hub_stays_healthy(tmp
                 huge = await c.call_tool("remote.big", {"megabytes": 5})
                 assert huge.is_error and "exceeded" in huge.content[0].text
 
-                huge = await c.call_tool("local.big", {"megabytes": 3})
-                assert huge.is_error and "exceeded" in huge.content[0].text
+                # Cut as it arrives, at the limit: 20 MB once took the hub 23 s of its event loop (a line buffer
+                # re-joined for every chunk read), well past the 2 s timeout this upstream has.
+                huge = await c.call_tool("local.big", {"megabytes": 20})
+                assert huge.is_error and "exceeded" in huge.content[0].text, huge.content[0].text
 
                 died = await c.call_tool("local.crash", {})
                 assert died.is_error
