@@ -56,7 +56,7 @@ class UpstreamClient(SessionPool):
             if exc.code == types.CONNECTION_CLOSED:
                 raise UpstreamError(f"{what}: upstream {self.name!r} closed the connection") from None
             raise  # a protocol error from the upstream: the surface passes it on
-        except UpstreamError:
+        except (UpstreamError, mcp_direct.FallBack):  # FallBack: the caller retries through the SDK session
             raise
         except TimeoutError:
             if self._overflowed:

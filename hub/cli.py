@@ -22,19 +22,36 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+class QuerylessAccessLog(logging.Filter):
+    """uvicorn's access log without query strings: a token a caller put in one is refused, and never logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].partition("?")[0], args[3], args[4])
+        return True
+
+
 def serve(args: argparse.Namespace) -> int:
+    import copy
+
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from hub.app import create_app
     from hub.http_protocol import CorkedHttpToolsProtocol
 
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["filters"] = {"queryless": {"()": QuerylessAccessLog}}
+    log_config["handlers"]["access"]["filters"] = ["queryless"]
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=log_config,
         http=CorkedHttpToolsProtocol,  # uvicorn's httptools protocol, one write per response
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),  # SIGTERM: in-flight calls finish first
         proxy_headers=False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -293,8 +294,14 @@ class Gateway:
                 breaker.success()  # a protocol error: the upstream is up and answering
                 await audit("allow", "protocol_error", **definition)
                 raise
+            except asyncio.CancelledError:
+                breaker.release()  # no verdict on the upstream's health
+                # The caller went away (or the hub is stopping): nobody gets the answer, but the log shows the call.
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.shield(audit("allow", "cancelled", **definition))
+                raise
             except BaseException:
-                breaker.release()  # cancelled: no verdict on the upstream's health
+                breaker.release()
                 raise
             breaker.success()
             break

@@ -46,6 +46,16 @@ INSTRUCTIONS = (
 )
 
 
+def _as_ours(result: Any) -> Any:
+    """An upstream's result without the upstream's serverInfo stamp: the caller's server is the hub (the SDK
+    stamps the hub's in its place, as the lean path does)."""
+    meta = getattr(result, "meta", None)
+    if isinstance(meta, dict) and types.SERVER_INFO_META_KEY in meta:
+        kept = {k: v for k, v in meta.items() if k != types.SERVER_INFO_META_KEY}
+        result = result.model_copy(update={"meta": kept or None})
+    return result
+
+
 class CallerRelay:
     """The calling client, as the adapter sees it during one request."""
 
@@ -211,11 +221,11 @@ class McpSurface:
     async def call_tool(self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> Any:
         principal = self._principal(ctx)
         try:
-            return await self.gateway.call_tool(
+            return _as_ours(await self.gateway.call_tool(
                 principal, params.name, params.arguments, relay=CallerRelay(ctx), meta=self._meta(params),
                 input_responses=params.input_responses, request_state=params.request_state,
                 trace_id=trace_id(ctx.request),
-            )
+            ))
         except NotFound as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
         except RateLimited as exc:

@@ -13,8 +13,10 @@ the SDK's and the middleware's.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import mcp.types as types
 from mcp.server.streamable_http import check_accept_headers
@@ -27,6 +29,8 @@ from mcp.shared.inbound import (
     find_duplicated_routing_header,
 )
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from mcp_types import methods as _methods
+from pydantic import ValidationError
 from starlette.authentication import AuthenticationBackend, AuthenticationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,10 +38,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub import __version__
 from hub.gateway.gateway import Gateway, NotFound, RateLimited, Unavailable
 from hub.identity.bearer import principal_of
+from hub.identity.principal import Principal
 from hub.surfaces.mcp_errors import rate_limited, trace_id
 
 SERVER_INFO = {"name": "hub", "version": __version__}
 NEEDS_STREAM = ("progressToken", "io.modelcontextprotocol/logLevel")  # the SDK path streams these
+T = TypeVar("T")
 
 
 class FastRelay:
@@ -84,18 +90,39 @@ class FastToolCall:
         if scope.get("method") != "POST" or method != "tools/call" or version not in MODERN_PROTOCOL_VERSIONS:
             await rest(scope, receive, send)
             return
+        request = Request(scope)
+        principal = await self._admit(request)
+        if principal is None:  # refused on its headers: the stack answers at once, without reading the body
+            await rest(scope, receive, send)
+            return
         body, complete = await _read_body(receive, self.max_body)
-        if not complete or not await self._answer(scope, body, send):
+        if not complete or len(body) > self.max_body or not await self._answer(request, principal, body, receive,
+                                                                                send):
             await rest(scope, _replay(body, complete, receive), send)
 
-    async def _answer(self, scope: Scope, body: bytes, send: Send) -> bool:
-        """True when the request was answered here; False sends it down the SDK path untouched."""
-        request = Request(scope)
+    async def _admit(self, request: Request) -> Principal | None:
+        """The caller, when the headers alone qualify the request (size, transport checks, credential)."""
+        declared = request.headers.get("content-length")
+        if declared is not None and (not (declared.isascii() and declared.isdigit()) or int(declared) > self.max_body):
+            return None  # the SDK answers 413
         if await self.security.validate_request(request, is_post=True) is not None:
-            return False
+            return None
         has_json, has_sse = check_accept_headers(request)
         if not (has_json and has_sse) or find_duplicated_routing_header(request.headers.items()) is not None:
-            return False
+            return None
+        try:
+            authenticated = await self.auth.authenticate(request)
+        except AuthenticationError:
+            return None  # the authentication middleware gives the challenge
+        if authenticated is None:
+            return None
+        request.scope["auth"], request.scope["user"] = authenticated
+        return principal_of(request)
+
+    async def _answer(self, request: Request, principal: Principal, body: bytes, receive: Receive,
+                      send: Send) -> bool:
+        """True when the request was answered here; False sends it down the SDK path untouched."""
+        scope = request.scope
         try:
             decoded = json.loads(body)
         except (ValueError, RecursionError):
@@ -116,16 +143,10 @@ class FastToolCall:
         verdict = classify_inbound_request(decoded, headers=dict(request.headers))
         if isinstance(verdict, InboundLadderRejection):
             return False
-        try:
-            authenticated = await self.auth.authenticate(request)
-        except AuthenticationError:
-            return False  # the authentication middleware gives the challenge
-        if authenticated is None:
-            return False
-        scope["auth"], scope["user"] = authenticated
-        principal = principal_of(request)
-        if principal is None:
-            return False
+        try:  # the params validation the SDK path runs first (envelope shapes included)
+            _methods.validate_client_request("tools/call", verdict.protocol_version, params)
+        except (ValidationError, ValueError, KeyError):
+            return False  # the SDK path words the -32602
         try:
             record = self.gateway.tool(principal, name)
         except NotFound:
@@ -136,8 +157,10 @@ class FastToolCall:
         declared = caps.model_dump(exclude_none=True) if hasattr(caps, "model_dump") else dict(caps or {})
         relay = FastRelay(frozenset(k for k in ("sampling", "elicitation", "roots") if declared.get(k) is not None))
         try:
-            result = await self.gateway.call_tool(principal, name, arguments, relay=relay, meta=meta,
-                                                  trace_id=trace_id(request))
+            result = await _unless_gone(self.gateway.call_tool(principal, name, arguments, relay=relay, meta=meta,
+                                                               trace_id=trace_id(request)), receive)
+        except ClientGone:
+            return True  # the caller went away: its call is cancelled, there is no one to answer
         except MCPError as exc:
             await _write(scope, send, request_id, error=exc.error.model_dump(by_alias=True, exclude_none=True))
             return True
@@ -150,12 +173,42 @@ class FastToolCall:
         except (Unavailable, NotFound) as exc:
             code = types.INVALID_PARAMS if isinstance(exc, NotFound) else types.INTERNAL_ERROR
             await _write(scope, send, request_id, error={"code": code, "message": str(exc)},
-                         status=503 if isinstance(exc, Unavailable) else 200)
+                         status=503 if isinstance(exc, Unavailable) else None)
             return True
         payload = result.model_dump(by_alias=True, exclude_none=True, mode="json")
         payload.setdefault("_meta", {})[types.SERVER_INFO_META_KEY] = SERVER_INFO
         await _write(scope, send, request_id, result=payload)
         return True
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready."""
+
+
+async def _unless_gone(work: Awaitable[T], receive: Receive) -> T:
+    """`work`'s outcome, or ClientGone once the client disconnects first (`work` is then cancelled, as the SDK
+    path cancels its handler). The whole body has been read: all `receive` can still deliver is the disconnect."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        task.uncancel()
+        raise ClientGone from None
+    finally:
+        watcher.cancel()
 
 
 async def _write(
