@@ -9,14 +9,12 @@ import base64
 import contextlib
 import json
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -33,7 +31,6 @@ from tests.a2a_harness import (
     rpc,
     user_message,
 )
-from tests.conftest import POSTGRES_DSN, _admin
 from tests.gateway.e2e import principal_token
 from tests.harness import RunningHub, free_port, running_hub
 from tests.identity.oauth_helpers import (
@@ -129,18 +126,6 @@ def card_without_network(name: str = "Inline") -> dict[str, Any]:
                                      "protocolVersion": "1.0"}],
             "capabilities": {}, "defaultInputModes": ["text/plain"], "defaultOutputModes": ["text/plain"],
             "skills": [{"id": "s", "name": "s", "description": "s", "tags": ["t"]}]}
-
-
-@pytest.fixture
-def fresh_postgres(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL database of this test's own (the session's one is shared with tests that empty tables)."""
-    name = f"hub_adv_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_DSN.split("://", 1)[1].rsplit("/", 1)[0]
-    try:
-        yield f"postgresql+asyncpg://{base}/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # -- bodies: nesting and size ----------------------------------------------------------------------------------
