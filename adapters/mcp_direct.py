@@ -19,6 +19,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import X_MCP_HEADER_KEY, encode_header_value, x_mcp_header_map
 
 from hub import __version__
+from hub.memo import ByIdentity
 
 if TYPE_CHECKING:
     from hub.adapters.lean_http import Answer, Poster
@@ -33,24 +34,18 @@ class FallBack(Exception):
     """This call needs the SDK session path."""
 
 
-_param_headers: dict[int, tuple[dict[str, Any], bool]] = {}  # id(schema) -> (schema, verdict), as validation does
+def _mirrors_arguments(schema: dict[str, Any]) -> bool:
+    props = schema.get("properties")
+    top = isinstance(props, dict) and any(isinstance(p, dict) and X_MCP_HEADER_KEY in p for p in props.values())
+    return top or bool(x_mcp_header_map(schema))
+
+
+_mirrors = ByIdentity(_mirrors_arguments)  # the catalog's schema objects are reused call after call
 
 
 def uses_param_headers(schema: dict[str, Any] | None) -> bool:
-    """Whether a property at any depth of `properties` is mirrored into an Mcp-Param-* header (the catalog's
-    schema objects are reused call after call: the walk runs once per schema)."""
-    if not schema:
-        return False
-    hit = _param_headers.get(id(schema))
-    if hit is not None and hit[0] is schema:
-        return hit[1]
-    props = schema.get("properties")
-    top = isinstance(props, dict) and any(isinstance(p, dict) and X_MCP_HEADER_KEY in p for p in props.values())
-    uses = top or bool(x_mcp_header_map(schema))
-    if len(_param_headers) >= 4096:
-        _param_headers.clear()
-    _param_headers[id(schema)] = (schema, uses)
-    return uses
+    """Whether a property at any depth of `properties` is mirrored into an Mcp-Param-* header."""
+    return _mirrors(schema) if schema else False
 
 
 def _capabilities(relay: Relay | None) -> dict[str, Any]:

@@ -43,13 +43,13 @@ from hub.search.search import Search, SearchSettings
 from hub.surfaces.a2a_cards import CardServer
 from hub.surfaces.a2a_hub import HubAgent
 from hub.surfaces.a2a_proxy import AgentProxy
-from hub.surfaces.api import Api, http_problem
+from hub.surfaces.api import Api, Problem, http_problem
 from hub.surfaces.api_agents import AgentsApi
 from hub.surfaces.api_audit import AuditApi
 from hub.surfaces.api_gateway import GatewayApi
 from hub.surfaces.api_identity import IdentityApi
 from hub.surfaces.api_search import SearchApi
-from hub.surfaces.headers import RefuseNul, TrimHeaderValues
+from hub.surfaces.headers import TrimHeaderValues
 from hub.surfaces.mcp import McpSurface
 from hub.surfaces.oauth import OAuthRoutes
 
@@ -201,6 +201,23 @@ class RequirePrincipal:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)  # type: ignore[operator]
+
+
+class RefuseNul:
+    """A NUL character in the path or the query string is refused here, before any surface reads it: no
+    identifier, name or filter the hub looks up may hold one (PostgreSQL refuses it, as a 500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            detail = "the request target must not contain NUL characters"
+            response = Problem(400, "Bad Request", detail).response() if scope["path"].startswith("/api/") else \
+                JSONResponse({"error": "invalid_request", "error_description": detail}, status_code=400)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class LeanToolCalls:

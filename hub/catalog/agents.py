@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from hub.catalog.entities import RESERVED_PREFIX, STORED, ToolState, check_headers
+from hub.catalog.entities import RESERVED_PREFIX, STORED, ToolState, check_headers, web_url_problem
 from hub.catalog.models import AgentRow, AgentTaskRow, utcnow
 from hub.catalog.store import Conflict, Store
 
@@ -48,13 +47,10 @@ class AgentAuth(BaseModel):
     def _token_url(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None or info.context == STORED:
             return v
-        try:
-            parts = urlsplit(v)
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-        except ValueError:
-            raise ValueError("token_url is not a valid URL") from None
-        if len(v) > 2048 or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("token_url must be an http(s) URL of at most 2048 characters")
+        if len(v) > 2048:
+            raise ValueError("token_url is longer than 2048 characters")
+        if problem := web_url_problem(v):
+            raise ValueError(f"token_url {problem}")
         return v
 
 

@@ -12,7 +12,6 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import jwt
 from a2a.client.card_resolver import parse_agent_card as _parse_legacy_card
@@ -23,6 +22,8 @@ from a2a.utils.signing import ProtectedHeader, _canonicalize_agent_card, create_
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from jwt import api_jws
 from jwt.utils import base64url_decode, base64url_encode
+
+from hub.catalog.entities import web_url_problem
 
 MAX_CARD_BYTES = 256 * 1024
 MAX_INTERFACES = 64
@@ -240,16 +241,8 @@ def _check_text(field: str, value: str, limit: int) -> None:
 def _check_url(field: str, url: str, *, web: bool = True) -> None:
     if len(url) > MAX_URL:
         raise CardError(f"{field} is longer than {MAX_URL} characters")
-    if not web:
-        return
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        host = None
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not host:
-        raise CardError(f"{field} must be an http(s) URL with a host")
+    if web and (problem := web_url_problem(url)):
+        raise CardError(f"{field} {problem}")
 
 
 def _hub_binding(iface: AgentInterface) -> str | None:

@@ -9,6 +9,7 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -24,6 +25,19 @@ UPSTREAM_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Outbound HTTP headers the hub sends with its own credentials: RFC 9110 field names, visible-ASCII values.
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e\t]{0,8192}$")
+
+
+def web_url_problem(url: str) -> str | None:
+    """Why `url` is no http(s) URL the hub could call (no host, another scheme, a port out of range); None if
+    it is one."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) URL with a host"
+    return None
 
 
 STORED: Final = {"stored": True}  # validation context of rows read back: what was accepted once still loads

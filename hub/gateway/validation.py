@@ -23,6 +23,8 @@ from jsonschema.exceptions import SchemaError
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
+from hub.memo import ByIdentity
+
 MAX_ARGUMENT_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 
@@ -100,20 +102,9 @@ def validate_output(schema: dict[str, Any], structured: Any) -> str | None:
     return _check(schema, structured, "output")
 
 
-_by_object: dict[int, tuple[dict[str, Any], Any]] = {}  # id(schema) -> (schema, validator): no re-encoding per call
-
-
-def _validator_of(schema: dict[str, Any]) -> _Validator | None:
-    """The schema's validator; a catalog record's schema object is reused call after call, so it is looked up
-    by identity first (the entry holds the object, so its id cannot be reused while cached)."""
-    hit = _by_object.get(id(schema))
-    if hit is not None and hit[0] is schema:
-        return hit[1]
-    validator = _validator(json.dumps(schema, sort_keys=True))
-    if len(_by_object) >= 4096:
-        _by_object.clear()
-    _by_object[id(schema)] = (schema, validator)
-    return validator
+# A catalog record's schema object is reused call after call: looked up by identity, it is not re-encoded per call.
+_validator_of: ByIdentity[dict[str, Any], _Validator | None] = ByIdentity(
+    lambda schema: _validator(json.dumps(schema, sort_keys=True)))
 
 
 def _check(schema: dict[str, Any], instance: Any, which: str) -> str | None:

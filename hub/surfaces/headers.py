@@ -7,7 +7,6 @@ whichever parser runs (MCP's Mcp-Name must match the body's name with or without
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 _OWS = (b" ", b"\t")
@@ -39,22 +38,3 @@ def has_nul(value: object) -> bool:
             stack += item
     return False
 
-
-class RefuseNul:
-    """A NUL character in the path or the query string is refused here, before any surface reads it: no
-    identifier, name or filter the hub looks up may hold one (PostgreSQL refuses it, as a 500)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
-            detail = "the request target must not contain NUL characters"
-            if scope["path"].startswith("/api/"):
-                response = JSONResponse({"type": "about:blank", "title": "Bad Request", "status": 400,
-                                         "detail": detail}, status_code=400, media_type="application/problem+json")
-            else:
-                response = JSONResponse({"error": "invalid_request", "error_description": detail}, status_code=400)
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)

@@ -96,8 +96,8 @@ class FastToolCall:
             await rest(scope, receive, send)
             return
         body, complete = await _read_body(receive, self.max_body)
-        if not complete or len(body) > self.max_body or not await self._answer(request, principal, body, receive,
-                                                                                send):
+        within = complete and len(body) <= self.max_body
+        if not within or not await self._answer(request, principal, body, receive, send):
             await rest(scope, _replay(body, complete, receive), send)
 
     async def _admit(self, request: Request) -> Principal | None:
@@ -231,7 +231,8 @@ async def _write(
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """(what was read, whether that is the whole body); reading stops past `limit` (the SDK then answers 413)."""
+    """(what was read, whether that is the whole body); reading stops once past `limit`, so a caller must
+    still check the size (a body within one message can be past it: the SDK path then answers 413)."""
     chunks: list[bytes] = []
     size = 0
     while True:
