@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hub.gateway import poisoning
+from hub.gateway import poisoning_patterns
 from hub.gateway.poisoning import MAX_FINDINGS, MAX_SCHEMA_DEPTH, MAX_STRING_CHARS, scan_tool, strip_invisible
 from tests.gateway.poisoning_corpus import BENIGN, POISONED, STR, obj, tags
 from tests.gateway.poisoning_corpus_extra import BENIGN_ALL, BENIGN_PUBLIC, KNOWN_MISSES, POISONED_ALL
@@ -282,7 +282,7 @@ def test_instructions_in_other_languages(text: str, other_language: str) -> None
 
 def test_a_class_with_a_space_is_refused_where_spaces_mean_gaps() -> None:
     with pytest.raises(ValueError, match="character class"):
-        poisoning._rx(r"send[ _]mail")
+        poisoning_patterns._rx(r"send[ _]mail")
 
 
 @pytest.mark.parametrize(

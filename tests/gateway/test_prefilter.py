@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from hub.gateway import poisoning, prefilter
+from hub.gateway import poisoning, poisoning_patterns, prefilter
 from hub.gateway.prefilter import Alternatives, required_clauses, required_literals
 from tests.gateway.poisoning_corpus import BENIGN, POISONED
 from tests.gateway.poisoning_corpus_extra import BENIGN_ALL, BENIGN_PUBLIC, POISONED_ALL
 
-PATTERNS = {name: getattr(poisoning, name) for name in ("_IMPORTANT_BLOCK", "_EXFIL_CUE", "_MODEL_INSTRUCTION",
-                                                         "_CROSS_TOOL", "_SECRET_PATH")}
+PATTERNS = {name: getattr(poisoning_patterns, name)
+            for name in ("_IMPORTANT_BLOCK", "_EXFIL_CUE", "_MODEL_INSTRUCTION", "_CROSS_TOOL", "_SECRET_PATH")}
 
 
 @pytest.mark.parametrize(("pattern", "expected"), [

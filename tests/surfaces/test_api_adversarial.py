@@ -1,38 +1,25 @@
-"""Adversarial input on the hub's HTTP surfaces other than MCP: the REST API, the OAuth endpoints and the A2A
-proxy. Whatever arrives, the answer is a 4xx that says what is wrong (never a 500 or a stack trace), nothing
-reaches a database or an agent that should not, and a caller reaches only what it was granted."""
+"""Adversarial input on the hub's HTTP surfaces other than MCP: the REST API and the OAuth endpoints (the A2A
+proxy's are in tests/a2a/test_proxy_adversarial.py). Whatever arrives, the answer is a 4xx that says what is
+wrong (never a 500 or a stack trace), nothing reaches a database that should not, and a caller reaches only what
+it was granted."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import json
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
+from tests.a2a.recording import approve_inline_agent, card_without_network, recording_agent, rpc_error
 from tests.a2a_harness import (
     A2A_HEADERS,
-    AGENT_AUTH,
-    AGENT_SECRET,
-    a2a_agent,
-    approved_agent,
     ec_jwk,
     rpc,
-    user_message,
 )
 from tests.gateway.e2e import principal_token
-from tests.harness import RunningHub, free_port, running_hub
+from tests.harness import running_hub
 from tests.identity.oauth_helpers import (
     ASSERTION_TYPE,
     Browser,
@@ -58,74 +45,6 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.headers["content-type"] == PROBLEM, response.headers
     assert "Traceback" not in response.text
     return response.json()
-
-
-def rpc_error(response: httpx.Response) -> int:
-    """The code of an A2A JSON-RPC error answered with HTTP 200."""
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "result" not in body, body
-    return body["error"]["code"]
-
-
-# -- a loopback "agent" that answers anything and records every request line --------------------------------
-
-
-@dataclass
-class Recording:
-    url: str
-    seen: list[tuple[str, bytes]] = field(default_factory=list)  # (method, raw path as received)
-
-    def card(self, name: str = "Recorder") -> dict[str, Any]:
-        """An A2A 1.0 card whose endpoints live under /svc/a2a/ on this server."""
-        return {"name": name, "description": "answers anything", "version": "1.0",
-                "supportedInterfaces": [
-                    {"url": f"{self.url}/svc/a2a/rest", "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"},
-                    {"url": f"{self.url}/svc/a2a/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
-                "capabilities": {}, "defaultInputModes": ["text/plain"], "defaultOutputModes": ["text/plain"],
-                "skills": [{"id": "echo", "name": "echo", "description": "echoes", "tags": ["test"]}]}
-
-
-@contextlib.asynccontextmanager
-async def recording_agent() -> AsyncIterator[Recording]:
-    port = free_port()
-    recording = Recording(f"http://127.0.0.1:{port}")
-
-    async def record(request: Request) -> JSONResponse:
-        recording.seen.append((request.method, request.scope["raw_path"]))
-        return JSONResponse({"tasks": [], "note": "not an A2A answer"})
-
-    app = Starlette(routes=[Route("/{path:path}", record, methods=["GET", "POST", "DELETE"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 20
-    while not server.started:  # readiness, not synchronisation: serve() sets it once it listens
-        if task.done():
-            task.result()
-        assert time.monotonic() < deadline, "the recording agent did not start"
-        await asyncio.sleep(0.02)
-    try:
-        yield recording
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 20)
-
-
-async def approve_inline_agent(hub: RunningHub, agent_id: str, card: dict[str, Any]) -> None:
-    async with hub.http() as admin:
-        registered = await admin.post("/api/v1/agents", json={"card": card, "id": agent_id})
-        assert registered.status_code == 201, registered.text
-        approved = await admin.post(f"/api/v1/agents/{agent_id}/approve", json={})
-        assert approved.status_code == 200, approved.text
-
-
-def card_without_network(name: str = "Inline") -> dict[str, Any]:
-    """A valid card registered inline: nothing is fetched or called while registering it."""
-    return {"name": name, "description": "d", "version": "1.0",
-            "supportedInterfaces": [{"url": "https://agent.example/a2a", "protocolBinding": "JSONRPC",
-                                     "protocolVersion": "1.0"}],
-            "capabilities": {}, "defaultInputModes": ["text/plain"], "defaultOutputModes": ["text/plain"],
-            "skills": [{"id": "s", "name": "s", "description": "s", "tags": ["t"]}]}
 
 
 # -- bodies: nesting and size ----------------------------------------------------------------------------------
@@ -428,93 +347,3 @@ async def test_refresh_cannot_widen_the_scopes_of_the_grant(tmp_path: Path) -> N
         last = await refresh(hub, client["client_id"], rotated)
         assert last.status_code == 200, last.text
         assert (await me(hub, last.json()["access_token"])).status_code == 200
-
-
-# -- the A2A proxy ------------------------------------------------------------------------------------------------
-
-
-async def test_rest_proxy_paths_stay_under_the_agents_endpoint(tmp_path: Path) -> None:
-    """A decoded "#", "?" or ".." in a tenant must not move the relayed request elsewhere on the agent's host
-    (with the hub's credentials, and its answer handed back)."""
-    async with recording_agent() as agent, running_hub(tmp_path, agent_allow_loopback=True) as hub:
-        await approve_inline_agent(hub, "rec", agent.card())
-        _, token = await principal_token(hub, ["agent:rec"])
-        async with hub.http(token) as http:
-            listed = await http.get("/agents/rec/rest/tasks", headers=A2A_HEADERS)
-            assert listed.status_code == 200, listed.text
-            assert agent.seen == [("GET", b"/svc/a2a/rest/tasks")]
-            for verb, path in (("GET", "..%23/tasks"), ("GET", "internal%23/tasks"), ("GET", "internal%3F/tasks"),
-                               ("GET", "%2E%2E/tasks"), ("POST", "..%3F/message:send"),
-                               ("POST", "admin%23/message:send")):
-                agent.seen.clear()
-                body = {"message": user_message("hi")} if verb == "POST" else None
-                response = await http.request(verb, f"/agents/rec/rest/{path}", headers=A2A_HEADERS, json=body)
-                assert response.status_code < 500, (path, response.text)
-                for method, raw in agent.seen:
-                    assert raw.startswith(b"/svc/a2a/rest/"), (path, method, raw)
-                    assert b"/../" not in raw and not raw.endswith(b"/.."), (path, method, raw)
-
-
-async def test_malformed_json_rpc_envelopes_are_answered_by_the_hub_alone(tmp_path: Path) -> None:
-    async with recording_agent() as agent, running_hub(tmp_path, agent_allow_loopback=True) as hub:
-        await approve_inline_agent(hub, "rec", agent.card())
-        _, token = await principal_token(hub, ["agent:rec"])
-        path = "/agents/rec/jsonrpc"
-        async with hub.http(token) as http:
-            for body, code in (
-                (b"{not json", -32700),
-                (b"[]", -32600),  # batches were removed from the protocol
-                (json.dumps([{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "t"}}]).encode(),
-                 -32600),
-                (json.dumps({"id": 1, "method": "GetTask", "params": {"id": "t"}}).encode(), -32600),
-                (json.dumps({"jsonrpc": "1.0", "id": 1, "method": "GetTask"}).encode(), -32600),
-                (json.dumps({"jsonrpc": "2.0", "id": 1, "method": 5}).encode(), -32600),
-                (json.dumps({"jsonrpc": "2.0", "id": {"x": 1}, "method": "GetTask"}).encode(), -32600),
-                (json.dumps({"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": ["t"]}).encode(), -32602),
-                (json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {}}).encode(), -32601),
-            ):
-                response = await http.post(path, content=body, headers={**A2A_HEADERS,
-                                                                        "content-type": "application/json"})
-                assert rpc_error(response) == code, (body, response.text)
-        assert agent.seen == []
-
-
-async def test_task_privacy_holds_for_snake_case_field_names(tmp_path: Path) -> None:
-    """ProtoJSON parsers accept `task_id` as well as `taskId`: the hub must check what the agent will read."""
-    with a2a_agent("--token", AGENT_SECRET, "--push") as agent:
-        async with running_hub(tmp_path, agent_allow_loopback=True) as hub:
-            await approved_agent(hub, agent, "echo", settings=AGENT_AUTH)
-            _, victim = await principal_token(hub, ["agent:echo"])
-            _, attacker = await principal_token(hub, ["agent:echo"])
-            path = "/agents/echo/jsonrpc"
-            async with hub.http(victim) as http:
-                sent = await rpc(http, path, "SendMessage", {"message": user_message("quarterly numbers")})
-                task = sent.json()["result"]["task"]["id"]
-                hook = await rpc(http, path, "CreateTaskPushNotificationConfig", {
-                    "taskId": task, "id": "mine", "url": "http://127.0.0.1:9/victim", "token": "victim-push-secret"})
-                assert hook.json()["result"]["id"] == "mine", hook.text
-            before = (await agent.requests())["count"]
-            async with hub.http(attacker) as http:
-                for method, params in (
-                    ("ListTaskPushNotificationConfigs", {"task_id": task}),
-                    ("GetTaskPushNotificationConfig", {"task_id": task, "id": "mine"}),
-                    ("DeleteTaskPushNotificationConfig", {"task_id": task, "id": "mine"}),
-                    ("CreateTaskPushNotificationConfig", {"task_id": task, "id": "theirs",
-                                                          "url": "http://127.0.0.1:9/attacker"}),
-                    ("SendMessage", {"message": {**user_message("more"), "task_id": task}}),
-                    ("SendMessage", {"message": {**user_message("see"), "reference_task_ids": [task]}}),
-                ):
-                    response = await rpc(http, path, method, params)
-                    assert rpc_error(response) == TASK_NOT_FOUND, (method, params, response.text)
-                    assert "victim-push-secret" not in response.text
-                response = await rpc(http, path, "SendMessage", {
-                    "message": user_message("hello"),
-                    "configuration": {"task_push_notification_config": {"url": "http://169.254.169.254/x"}}})
-                assert rpc_error(response) == INVALID_PARAMS, response.text
-                rest = await http.post("/agents/echo/rest/message:send", headers=A2A_HEADERS,
-                                       json={"message": {**user_message("more"), "task_id": task}})
-                assert rest.status_code == 404, rest.text
-            assert (await agent.requests())["count"] == before  # none of it reached the agent
-            async with hub.http(victim) as http:
-                hooks = await rpc(http, path, "ListTaskPushNotificationConfigs", {"taskId": task})
-                assert [c["id"] for c in hooks.json()["result"]["configs"]] == ["mine"]
