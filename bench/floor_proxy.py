@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import uvicorn
 
-from hub.http_protocol import CorkedHttpToolsProtocol
+from hub.http_protocol import HubHttpProtocol
 
 FORWARDED = (b"content-type", b"accept", b"mcp-protocol-version", b"mcp-method", b"mcp-name", b"mcp-session-id")
 
@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
         print("usage: python bench/floor_proxy.py PORT UPSTREAM_URL", file=sys.stderr)
         return 2
     uvicorn.run(FloorProxy(argv[1]), host="127.0.0.1", port=int(argv[0]), log_level="warning", loop="uvloop",
-                http=CorkedHttpToolsProtocol, lifespan="on")  # the hub's own HTTP protocol (one write an answer)
+                http=HubHttpProtocol, lifespan="on")  # the hub's own HTTP protocol (one write an answer)
     return 0
 
 

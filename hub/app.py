@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -220,6 +220,21 @@ class RefuseNul:
         await self.app(scope, receive, send)
 
 
+class QuietDisconnects:
+    """A client that goes before its body is read (it hung up, or its request ran past the read deadline) ends
+    its request here, as one that goes later does: there is no one to answer and nothing went wrong in the
+    hub. Starlette's `Request.body()` raises ClientDisconnect then, which the stack would log as an error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            return
+
+
 class LeanToolCalls:
     """POSTs to /mcp meet the lean tools/call path (hub.surfaces.mcp_fast) before the generic stack, whose
     middleware, router and exception layers cost a plain call more than its policy does. Whatever the lean
@@ -318,7 +333,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(TrimHeaderValues), Middleware(RefuseNul),
+        middleware=[Middleware(QuietDisconnects), Middleware(TrimHeaderValues), Middleware(RefuseNul),
                     Middleware(LeanToolCalls, state=state),
                     Middleware(AuthenticationMiddleware, backend=backend, on_error=rejection(backend))],
         lifespan=lifespan,

@@ -39,7 +39,7 @@ def serve(args: argparse.Namespace) -> int:
     from uvicorn.config import LOGGING_CONFIG
 
     from hub.app import create_app
-    from hub.http_protocol import CorkedHttpToolsProtocol
+    from hub.http_protocol import HubHttpProtocol
 
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -52,7 +52,8 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         log_config=log_config,
-        http=CorkedHttpToolsProtocol,  # uvicorn's httptools protocol, one write per response
+        # uvicorn's httptools protocol: one write per response, a deadline on reading each request
+        http=HubHttpProtocol.with_read_timeout(settings.request_read_timeout_s),
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),  # SIGTERM: in-flight calls finish first
         proxy_headers=False,
         server_header=False,

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     packs: list[str] = Field(default_factory=lambda: ["essentials"])
 
     max_request_bytes: int = 4 * 1024 * 1024
+    # A request's head and body must arrive within this many seconds of its first byte (408 otherwise);
+    # `hub serve` enforces it in its HTTP protocol (hub.http_protocol). Answers and streams are not bounded by it.
+    request_read_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     max_upstream_response_bytes: int = 8 * 1024 * 1024
     upstream_timeout_s: float = 60.0
     upstream_connect_timeout_s: float = 15.0

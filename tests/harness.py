@@ -18,7 +18,7 @@ import uvicorn
 
 from hub.app import create_app
 from hub.config import Settings
-from hub.http_protocol import CorkedHttpToolsProtocol
+from hub.http_protocol import HubHttpProtocol
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -59,8 +59,9 @@ async def running_hub(tmp_path: Path, **overrides: object) -> AsyncIterator[Runn
     )
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
+    protocol = HubHttpProtocol.with_read_timeout(settings.request_read_timeout_s)  # as `hub serve` runs
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", http=CorkedHttpToolsProtocol))  # as `hub serve` runs
+                                           lifespan="on", http=protocol))
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 30
     while not server.started:

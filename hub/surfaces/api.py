@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -65,6 +65,8 @@ def endpoint(handler: Handler, *, admin: bool = False) -> Callable[[Request], Aw
             return await handler(request, principal)
         except Problem as problem:
             return problem.response()
+        except ClientDisconnect:
+            raise  # the caller is gone: no one to answer (hub.app.QuietDisconnects ends the request)
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.url.path)
             return Problem(500, "Internal Server Error", "the hub failed to handle this request").response()

@@ -37,6 +37,7 @@ from hub.identity.bearer import principal_of
 from hub.identity.principal import Principal
 from hub.surfaces.mcp_errors import rate_limited, trace_id
 from hub.surfaces.mcp_fast import FastToolCall
+from hub.surfaces.request_body import WholeBody
 
 log = logging.getLogger("hub.surfaces.mcp")
 
@@ -160,7 +161,7 @@ class McpSurface:
             max_request_body_size=max_request_bytes,
         )
         fast = FastToolCall(self.gateway, security, max_request_bytes, auth)
-        return manager, StreamableHTTPASGIApp(manager), fast
+        return manager, WholeBody(StreamableHTTPASGIApp(manager), max_request_bytes), fast
 
     # ------------------------------------------------------------------------------ plumbing
 

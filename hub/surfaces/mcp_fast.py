@@ -33,13 +33,14 @@ from mcp_types import methods as _methods
 from pydantic import ValidationError
 from starlette.authentication import AuthenticationBackend, AuthenticationError
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub import __version__
 from hub.gateway.gateway import Gateway, NotFound, RateLimited, Unavailable
 from hub.identity.bearer import principal_of
 from hub.identity.principal import Principal
 from hub.surfaces.mcp_errors import rate_limited, trace_id
+from hub.surfaces.request_body import read_body, replay
 
 SERVER_INFO = {"name": "hub", "version": __version__}
 NEEDS_STREAM = ("progressToken", "io.modelcontextprotocol/logLevel")  # the SDK path streams these
@@ -95,10 +96,10 @@ class FastToolCall:
         if principal is None:  # refused on its headers: the stack answers at once, without reading the body
             await rest(scope, receive, send)
             return
-        body, complete = await _read_body(receive, self.max_body)
+        body, complete = await read_body(receive, self.max_body)
         within = complete and len(body) <= self.max_body
         if not within or not await self._answer(request, principal, body, receive, send):
-            await rest(scope, _replay(body, complete, receive), send)
+            await rest(scope, replay(body, complete, receive), send)
 
     async def _admit(self, request: Request) -> Principal | None:
         """The caller, when the headers alone qualify the request (size, transport checks, credential)."""
@@ -228,35 +229,3 @@ async def _write(
     # Two ASGI messages, as a Starlette Response would send them, without building one per call.
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """(what was read, whether that is the whole body); reading stops once past `limit`, so a caller must
-    still check the size (a body within one message can be past it: the SDK path then answers 413)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-        if size > limit:
-            return b"".join(chunks), False
-
-
-def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
-    """Hand the SDK the bytes already read, then the rest of the stream."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
-        return await receive()
-
-    return replayed

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from hub.http_protocol import CorkedHttpToolsProtocol, CorkedTransport
+from hub.http_protocol import CorkedTransport, HubHttpProtocol
 
 
 class Recording(asyncio.Transport):
@@ -84,7 +84,7 @@ async def server() -> str:
         return StreamingResponse(chunks(), media_type="text/event-stream")
 
     app = Starlette(routes=[Route("/plain", plain, methods=["POST"]), Route("/stream", stream)])
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, http=CorkedHttpToolsProtocol, log_level="warning",
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, http=HubHttpProtocol, log_level="warning",
                             lifespan="off")
     srv = uvicorn.Server(config)
     task = asyncio.create_task(srv.serve())
