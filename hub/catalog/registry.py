@@ -93,6 +93,7 @@ class AgentRegistry:
         self._mark: tuple[Any, ...] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._write = asyncio.Lock()
+        self._reloading = asyncio.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -113,11 +114,14 @@ class AgentRegistry:
 
     async def reload(self) -> bool:
         """Re-read the registry if the table changed (another replica, or this one); True if it had."""
-        mark = await self.store.mark()
-        if mark == self._mark:
-            return False
-        self._mark = mark
-        self.agents = {record.id: record for record in await self.store.all()}
+        # One at a time: a reload that found the mark current must not return while another is still
+        # reading what that mark stands for (a change this replica just made would not be served yet).
+        async with self._reloading:
+            mark = await self.store.mark()
+            if mark == self._mark:
+                return False
+            self.agents = {record.id: record for record in await self.store.all()}
+            self._mark = mark
         for agent_id in set(self._connections) - set(self.agents):
             await self._connections.pop(agent_id)[1].close()
         return True

@@ -114,6 +114,7 @@ class Federation:
         self.watch_interval_s = watch_interval_s
         self.disabled_upstreams: frozenset[str] = frozenset()
         self._mark: tuple[Any, ...] | None = None
+        self._reloading = asyncio.Lock()  # one reload at a time: an older read never lands after a newer one
         self._watched_at = time.monotonic()
         self._watcher: asyncio.Task[None] | None = None
         self._registering: set[str] = set()  # being registered here: not for the watcher to connect
@@ -387,11 +388,12 @@ class Federation:
         # Mark, then upstreams, then tools: a removal seen in the upstreams is then seen in the tools too, so
         # this replica never lets go of an upstream while still listing its tools (a change landing in
         # between differs from the mark and is re-read on the next watch).
-        mark = await self.store.catalog_mark()
-        specs = {s.name: s for s in await self.store.list_upstreams()}
-        await self._reload_tools(mark)
-        self.disabled_upstreams = frozenset(name for name, spec in specs.items() if not spec.enabled)
-        self._mark = mark
+        async with self._reloading:
+            mark = await self.store.catalog_mark()
+            specs = {s.name: s for s in await self.store.list_upstreams()}
+            await self._reload_tools(mark)
+            self.disabled_upstreams = frozenset(name for name, spec in specs.items() if not spec.enabled)
+            self._mark = mark
         prompts: dict[str, PromptEntry] = {}
         resources: dict[str, tuple[str, types.Resource]] = {}
         templates: list[TemplateEntry] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -9,8 +10,10 @@ import pytest
 from hub.adapters.mcp import Limits
 from sqlalchemy import text, update
 
+from hub.catalog.agents import AgentRecord, AgentStore
 from hub.catalog.entities import ToolState
 from hub.catalog.models import ToolRow, utcnow
+from hub.catalog.registry import AgentRegistry, RegistrySettings
 from hub.catalog.store import Store
 from hub.catalog.sync import Federation
 from hub.events import EventBus
@@ -158,3 +161,62 @@ async def test_a_removal_during_a_reload_never_leaves_tools_of_a_released_upstre
     assert "other.x" not in federation.tools
     await federation.refresh()  # the next watch settles it either way
     assert set(federation.tools) == {"up.a"}
+
+
+class HeldReads:
+    """Delivers the next read of `what` only when released (a slow database under a watch tick's reload)."""
+
+    def __init__(self, owner: Any, what: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reading, self.release = asyncio.Event(), asyncio.Event()
+        original = getattr(owner, what)
+
+        async def held(*args: Any, **kw: Any) -> Any:
+            result = await original(*args, **kw)
+            if not self.reading.is_set():
+                self.reading.set()
+                await self.release.wait()
+            return result
+
+        monkeypatch.setattr(owner, what, held)
+
+
+async def test_a_change_is_served_once_its_own_reload_returns_even_with_a_watch_reload_reading(
+        catalog: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change made through this replica reloads the view before it answers. A watch tick's reload that saw the
+    change's mark first, and is still reading, must not let that reload return early with the old view."""
+    async with catalog.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM agents"))
+    agents = AgentStore(catalog)
+    registry = AgentRegistry(agents, RegistrySettings(watch_s=3600))
+    await registry.reload()
+    await agents.add(AgentRecord(id="echo", card={"name": "Echo"}, card_hash="sha256:0", owner="o", purpose="p",
+                                 environment="dev", registered_by="p"))
+    held = HeldReads(agents, "all", monkeypatch)
+    watch = asyncio.create_task(registry.reload())  # the watch tick: sees the new mark, then reads slowly
+    await held.reading.wait()
+    own = asyncio.create_task(registry.reload())  # the registration's own reload
+    await asyncio.sleep(0.05)
+    held.release.set()
+    await own
+    assert "echo" in registry.agents
+    await watch
+
+
+async def test_a_reload_finishing_late_never_puts_back_what_a_newer_one_removed(
+        catalog: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    up = spec("up")
+    await catalog.add_upstream(up)
+    await catalog.sync_tools("up", [tool(up, "a")])
+    federation = Federation(catalog, EventBus(), Limits())
+    await federation.refresh()
+    assert set(federation.tools) == {"up.a"}
+    monkeypatch.setattr("hub.catalog.sync.FULL_RELOAD_S", 0.0)  # the full read, so `list_tools` is on the path
+    held = HeldReads(catalog, "list_tools", monkeypatch)
+    older = asyncio.create_task(federation.refresh())  # reads the tools before the removal, slowly
+    await held.reading.wait()
+    await catalog.delete_upstream("up")
+    newer = asyncio.create_task(federation.refresh())
+    await asyncio.sleep(0.05)
+    held.release.set()
+    await asyncio.gather(older, newer)
+    assert federation.tools == {}
