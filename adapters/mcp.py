@@ -16,7 +16,7 @@ import anyio
 import mcp.types as types
 from hub.adapters import mcp_direct
 from hub.adapters.mcp_pool import Limits, Relay, SessionPool
-from hub.adapters.mcp_session import UpstreamError, describe
+from hub.adapters.mcp_session import UpstreamError, bounded, clip, describe
 from mcp import Client
 from mcp.client._input_required import run_input_required_driver
 from mcp.client.session import ClientRequestContext
@@ -55,7 +55,7 @@ class UpstreamClient(SessionPool):
                 raise self._too_large(what) from None
             if exc.code == types.CONNECTION_CLOSED:
                 raise UpstreamError(f"{what}: upstream {self.name!r} closed the connection") from None
-            raise  # a protocol error from the upstream: the surface passes it on
+            raise bounded(exc, self.redact) from None  # a protocol error from the upstream: the surface passes it on
         except (UpstreamError, mcp_direct.FallBack):  # FallBack: the caller retries through the SDK session
             raise
         except TimeoutError:
@@ -65,8 +65,9 @@ class UpstreamClient(SessionPool):
         except Exception as exc:
             if self._overflowed:
                 raise self._too_large(what) from None
-            log.warning("upstream %s failed during %s: %s", self.name, what, describe(exc))
-            raise UpstreamError(f"{what}: upstream {self.name!r} failed ({describe(exc)})") from None
+            why = self.redact(describe(exc))
+            log.warning("upstream %s failed during %s: %s", self.name, what, why)
+            raise UpstreamError(f"{what}: upstream {self.name!r} failed ({why})") from None
 
     def _too_large(self, what: str) -> UpstreamError:
         return UpstreamError(f"{what}: upstream response exceeded {self.limits.max_response_bytes} bytes")
@@ -76,6 +77,8 @@ class UpstreamClient(SessionPool):
             async with self.lease() as client:
                 items: list[Any] = []
                 cursor: str | None = None
+                seen: set[str] = set()
+                size, limit = 0, self.limits.max_listing_bytes
                 for _ in range(MAX_LIST_PAGES):
                     if method == "tools":
                         page = await client.list_tools(cursor=cursor, cache_mode="bypass")
@@ -89,12 +92,22 @@ class UpstreamClient(SessionPool):
                     else:
                         page = await client.list_resource_templates(cursor=cursor, cache_mode="bypass")
                         items += page.resource_templates
+                    size += len(page.model_dump_json(by_alias=True, exclude_none=True))
+                    if size > limit:
+                        raise UpstreamError(f"listing {method}: upstream {self.name!r} exceeded {limit} bytes")
                     cursor = page.next_cursor
                     if not cursor:
                         return items
+                    if cursor in seen:  # it would only page round in circles until MAX_LIST_PAGES
+                        raise UpstreamError(f"listing {method}: upstream {self.name!r} repeated a cursor")
+                    seen.add(cursor)
                 raise UpstreamError(f"upstream {self.name!r} paginated {method} past {MAX_LIST_PAGES} pages")
 
-        return await self._guard(walk, f"listing {method}")
+        try:
+            return await self._guard(walk, f"listing {method}")
+        except MCPError as exc:  # no caller to pass a protocol error on to: the listing failed
+            raise UpstreamError(f"listing {method}: upstream {self.name!r} answered with an error "
+                                f"({clip(self.redact(exc.error.message), 300)})") from None
 
     async def capabilities(self) -> types.ServerCapabilities | None:
         async def get() -> types.ServerCapabilities | None:

@@ -10,6 +10,7 @@ calls whose tool mirrors arguments into `Mcp-Param-*` headers, and callers the h
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import mcp.types as types
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import X_MCP_HEADER_KEY, encode_header_value, x_mcp_header_map
+from pydantic import ValidationError
 
 from hub import __version__
 from hub.memo import ByIdentity
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from hub.adapters.mcp import Relay
 
 CLIENT_INFO = {"name": "hub", "version": __version__}
+PROGRESS_TOKEN = "p"
 
 _ids = itertools.count(1)
 
@@ -73,7 +76,7 @@ async def call_tool(
         if types.LOG_LEVEL_META_KEY in caller_meta:
             request_meta[types.LOG_LEVEL_META_KEY] = caller_meta[types.LOG_LEVEL_META_KEY]
         if "progressToken" in caller_meta or "progress_token" in caller_meta:
-            request_meta["progressToken"] = "p"  # ours: progress frames are relayed to the caller's token
+            request_meta["progressToken"] = PROGRESS_TOKEN  # ours: progress frames are relayed to the caller's token
     params: dict[str, Any] = {"name": name, "_meta": request_meta}
     if arguments is not None:
         params["arguments"] = arguments
@@ -123,14 +126,20 @@ async def _from_stream(answer: Answer, request_id: int, relay: Relay | None) -> 
         if not data:
             continue
         frame = json.loads(data)
+        if not isinstance(frame, dict):
+            continue
         if frame.get("id") == request_id and ("result" in frame or "error" in frame):
             return frame
         method = frame.get("method")
         if relay is None or not isinstance(frame.get("params"), dict):
             continue
+        # A malformed notification is dropped, as the SDK session drops it: it never fails the call it precedes.
         if method == "notifications/progress":
-            p = frame["params"]
-            await relay.progress(p.get("progress", 0), p.get("total"), p.get("message"))
+            with contextlib.suppress(ValidationError):
+                p = types.ProgressNotificationParams.model_validate(frame["params"])
+                if p.progress_token == PROGRESS_TOKEN:  # progress of something this call did not ask about: dropped
+                    await relay.progress(p.progress, p.total, p.message)
         elif method == "notifications/message":
-            await relay.log(types.LoggingMessageNotificationParams.model_validate(frame["params"]))
+            with contextlib.suppress(ValidationError):
+                await relay.log(types.LoggingMessageNotificationParams.model_validate(frame["params"]))
     raise MCPError(types.CONNECTION_CLOSED, "upstream closed the stream before answering")

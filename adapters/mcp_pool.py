@@ -8,6 +8,7 @@ messages, sampling and elicitation requests) belongs to that call and reaches it
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -36,6 +37,10 @@ from hub.catalog.entities import Transport, UpstreamSpec
 log = logging.getLogger("hub.adapters.mcp")
 
 CALLER_CAPABILITIES = frozenset({"sampling", "elicitation", "roots"})
+# One upstream's list_changed re-syncs it at once up to RESYNC_BURST times in a row, then at most once per
+# RESYNC_INTERVAL_S on average: ordinary changes reach clients without delay, a flood cannot keep the hub busy.
+RESYNC_BURST = 3
+RESYNC_INTERVAL_S = 1.0
 
 
 @functools.cache
@@ -67,6 +72,12 @@ class Limits:
     connect_timeout_s: float = 15.0
     max_response_bytes: int = 8 * 1024 * 1024
     pool_size: int = 16
+
+    @property
+    def max_listing_bytes(self) -> int:
+        """All pages of one listing together (a page is bounded by max_response_bytes alone, so 200 pages could
+        be 1.6 GB held at once): 64 MiB by default, room for 100k ordinary tool definitions."""
+        return 8 * self.max_response_bytes
 
 
 # ---------------------------------------------------------------------------------------------- upstream
@@ -101,9 +112,12 @@ class SessionPool:
         self._last_error: str | None = None
         self._overflowed = False
         self._change_task: asyncio.Task[None] | None = None
+        self._change_pending = False
+        self._resyncs: collections.deque[float] = collections.deque(maxlen=RESYNC_BURST)  # when the last began
         self._closed = False
         self._tasks: set[asyncio.Future[None]] = set()
         self._stderr: IO[str] | None = None
+        self._secrets = _secrets_of(spec)
         if spec.transport == Transport.stdio and stderr_dir is not None:
             stderr_dir.mkdir(parents=True, exist_ok=True)
             self._stderr = open(stderr_dir / f"{spec.name}.stderr.log", "a", buffering=1)  # noqa: SIM115
@@ -144,6 +158,12 @@ class SessionPool:
     @property
     def last_error(self) -> str | None:
         return self._last_error
+
+    def redact(self, text: str) -> str:
+        """`text` (an upstream had a say in it) without the credentials the hub sends that upstream."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def _overflow(self) -> None:
         self._overflowed = True
@@ -201,9 +221,9 @@ class SessionPool:
             await session.start(self.limits.connect_timeout_s + 5)
         except UpstreamError as exc:
             self._failures += 1
-            self._last_error = str(exc)
+            self._last_error = self.redact(str(exc))  # shown on /readyz
             self._retry_at = time.monotonic() + min(60.0, 0.5 * 2 ** min(self._failures, 7))
-            raise
+            raise UpstreamError(self._last_error) from None
         self._failures = 0
         if self._http is not None and session.client is not None \
                 and session.client.protocol_version in MODERN_PROTOCOL_VERSIONS:
@@ -262,15 +282,25 @@ class SessionPool:
         task.add_done_callback(self._tasks.discard)
 
     def _changed(self) -> None:
-        """Debounce change signals into one re-sync call."""
+        """Coalesce change signals: one re-sync at a time, rate-limited (RESYNC_BURST: an upstream that floods
+        list_changed must not drive listing, hashing, the store and every client's list_changed in a tight
+        loop), and a signal that arrives during a re-sync gets one more after it (none is lost)."""
         if self._on_change is None or self._closed:
             return
+        self._change_pending = True
         if self._change_task is None or self._change_task.done():
             self._change_task = asyncio.create_task(self._fire_change())
 
     async def _fire_change(self) -> None:
         await asyncio.sleep(0.05)
-        if self._on_change is not None and not self._closed:
+        while self._change_pending and self._on_change is not None and not self._closed:
+            wait = self._resyncs[0] + RESYNC_BURST * RESYNC_INTERVAL_S - time.monotonic() \
+                if len(self._resyncs) == RESYNC_BURST else 0.0
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue  # (closed meanwhile?)
+            self._change_pending = False
+            self._resyncs.append(time.monotonic())
             try:
                 await self._on_change(self.name)
             except UpstreamError as exc:
@@ -290,6 +320,14 @@ class SessionPool:
             await self._http.aclose()
         if self._stderr is not None:
             self._stderr.close()
+
+
+def _secrets_of(spec: UpstreamSpec) -> list[str]:
+    """The credential values the hub sends an upstream (header and environment values, an OAuth client secret,
+    and a bearer token on its own), longest first; short values are no secrets worth blanking out."""
+    values = [*spec.headers.values(), *spec.env.values(), spec.auth.client_secret or ""]
+    values += [v.split(None, 1)[1] for v in spec.headers.values() if " " in v.strip()]  # "Bearer <token>"
+    return sorted({v.strip() for v in values if len(v.strip()) >= 8}, key=len, reverse=True)
 
 
 _DEVNULL: IO[str] | None = None

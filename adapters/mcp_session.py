@@ -4,7 +4,10 @@ what the upstream sends during a call to that call's caller."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -20,6 +23,10 @@ if TYPE_CHECKING:
     from hub.adapters.mcp import Relay, UpstreamClient
 
 log = logging.getLogger("hub.adapters.mcp")
+
+MAX_ERROR_CHARS = 1024  # what a caller (or a log line) gets of an upstream's own error message
+MAX_ERROR_DATA_BYTES = 4096  # an upstream error's `data` is passed on only when this small
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class UpstreamError(Exception):
@@ -123,6 +130,29 @@ class UpstreamSession:
             self.upstream._changed()
 
 
+def clip(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """Text an upstream chose, made fit to show: control characters (terminal escapes) out, bounded."""
+    text = _CONTROL.sub("?", text[: limit + 1])
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def bounded(exc: MCPError, redact: Callable[[str], str]) -> MCPError:
+    """An upstream's protocol error as the hub passes it on: its code, a clipped message with the hub's
+    credentials for that upstream blanked out (a debug page or a buggy server echoes request headers), and its
+    data only when small and free of them."""
+    data = exc.error.data
+    if data is not None:
+        try:
+            dumped = json.dumps(data)
+            data = data if len(dumped) <= MAX_ERROR_DATA_BYTES and redact(dumped) == dumped else None
+        except (TypeError, ValueError):
+            data = None
+    message = clip(redact(exc.error.message))  # redacted whole: a clip could cut a secret in two
+    if data is exc.error.data and message == exc.error.message:
+        return exc
+    return MCPError(exc.error.code, message, data)
+
+
 def describe(exc: BaseException) -> str:
     """A short, client-safe description of a connection failure (no tracebacks, no secrets)."""
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -136,7 +166,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, httpx2.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"
     if isinstance(exc, MCPError):
-        return exc.error.message
+        return clip(exc.error.message, 300)
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
     return type(exc).__name__

@@ -6,11 +6,16 @@ without limit. This transport is the SDK's, spawn and shutdown included (its own
 the spec's close-wait-kill sequence, draining), with one difference: lines are cut from bytes as they
 arrive, and a message past `max_message_bytes` ends the session at once (`on_overflow` is told first, so
 the caller's request fails as "too large" rather than waiting for its timeout; the next call starts the
-server again).
+server again). Its stderr, too, is bounded: copied through a pipe into the log, which never grows past
+MAX_STDERR_BYTES (the SDK hands the child the log file itself, so a chatty server could fill the disk).
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import subprocess
+import sys
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from typing import TextIO
@@ -26,11 +31,13 @@ from mcp.client.stdio import (
     _drain_stdout,
     _get_executable_command,
     _stop_server_process,
+    _terminate_process_tree,
     get_default_environment,
 )
 from mcp.shared.message import SessionMessage
 
 WRITER_FLUSH_TIMEOUT_S = 0.5  # as the SDK's: time for accepted messages to reach the server's stdin
+MAX_STDERR_BYTES = 8 * 1024 * 1024  # the server's stderr log is started afresh past this (it could fill the disk)
 
 
 class Lines:
@@ -71,9 +78,9 @@ def parse(line: bytes) -> SessionMessage | Exception:
 async def bounded_stdio_client(server: StdioServerParameters, errlog: TextIO, *, max_message_bytes: int,
                                on_overflow: Callable[[], None]) -> AsyncGenerator[TransportStreams, None]:
     command = await _get_executable_command(server.command)
-    process = await _create_platform_compatible_process(
-        command=command, args=server.args, env=get_default_environment() | (server.env or {}), errlog=errlog,
-        cwd=server.cwd)
+    process = await _create_platform_compatible_process(  # stderr through a pipe the hub copies, bounded
+        command=command, args=server.args, env=get_default_environment() | (server.env or {}),
+        errlog=subprocess.PIPE, cwd=server.cwd)  # type: ignore[arg-type]
     # No awaits from the spawn until the task group is entered: a cancellation there would leak the process.
     read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
@@ -114,18 +121,38 @@ async def bounded_stdio_client(server: StdioServerParameters, errlog: TextIO, *,
         finally:
             writer_done.set()
 
+    async def stderr_copier() -> None:
+        """The server's stderr into `errlog`, which never grows past MAX_STDERR_BYTES: past it, the log starts
+        afresh (the newest lines are the ones worth keeping). Always drained, so the server never blocks on it."""
+        assert process.stderr is not None
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        with contextlib.suppress(anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            async for chunk in process.stderr:
+                with contextlib.suppress(OSError, ValueError):  # a full disk, a closed log: drained all the same
+                    text = decoder.decode(chunk)
+                    if errlog.tell() + len(text) > MAX_STDERR_BYTES:
+                        errlog.seek(0)
+                        errlog.truncate()
+                        errlog.write(f"[stderr log restarted: it reached {MAX_STDERR_BYTES} bytes]\n")
+                    errlog.write(text)
+
     async def shutdown() -> None:
         read_stream.close()  # unblocks the reader into its drain, so a server stuck writing can read its stdin
         write_stream.close()
         with anyio.move_on_after(WRITER_FLUSH_TIMEOUT_S):
             await writer_done.wait()
         await _stop_server_process(process)
+        if sys.platform != "win32":
+            # A server that exits on EOF is not waited for with a kill, but children it left in its process group
+            # (a wrapper's real server, a forked helper holding the pipes) would outlive it: end the group too.
+            await _terminate_process_tree(process)
         await _aclose_all(read_stream, write_stream, read_writer, write_reader)
         await anyio.lowlevel.checkpoint()
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(stdout_reader)
         tg.start_soon(stdin_writer)
+        tg.start_soon(stderr_copier)
         try:
             yield read_stream, write_stream
         finally:

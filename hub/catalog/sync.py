@@ -33,6 +33,7 @@ log = logging.getLogger("hub.catalog.sync")
 # lags, still lands; a full reload now and then covers anything beyond it.
 CHANGE_WINDOW = timedelta(seconds=60)
 FULL_RELOAD_S = 600.0
+MAX_NAME_SHOWN = 140
 
 
 class RegistrationError(Exception):
@@ -58,6 +59,11 @@ def template_pattern(uri_template: str) -> re.Pattern[str]:
     parts = re.split(r"(\{[^}]*\})", uri_template)
     regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
     return re.compile(f"^{regex}$")
+
+
+def _shown(name: str) -> str:
+    """An upstream's tool name quoted in a refusal: it chose the name, so a megabyte would be quoted whole."""
+    return repr(name[:MAX_NAME_SHOWN]) + ("…" if len(name) > MAX_NAME_SHOWN else "")
 
 
 # Looks at a tool's definition and names what is suspicious about it (empty: nothing).
@@ -216,19 +222,26 @@ class Federation:
 
     async def register(self, spec: UpstreamSpec) -> SyncResult:
         """Add an upstream: connect, import its tools (refusing any name collision), persist."""
-        if spec.name in self.clients or await self.store.get_upstream(spec.name) is not None:
-            raise RegistrationError(f"an upstream named {spec.name!r} already exists")
+        taken = RegistrationError(f"an upstream named {spec.name!r} already exists")
+        if spec.name in self.clients or spec.name in self._registering:  # (being registered: no await in between)
+            raise taken
         if spec.transport == Transport.inprocess and spec.name not in self.packs:
             raise RegistrationError(f"no tool pack named {spec.name!r}")
-        client = self._client(spec)
         self._registering.add(spec.name)
+        client: UpstreamClient | None = None
         try:
+            if await self.store.get_upstream(spec.name) is not None:
+                raise taken
+            client = self._client(spec)
             tools = await client.list_tools()
             records = await self._records(spec, tools)
+            # Prompts and resources too, before anything is stored: a listing that fails refuses the whole
+            # registration (it used to leave the upstream registered behind a 502).
+            await self._collect_extras(spec.name, client)
             try:
                 await self.store.add_upstream(spec)
             except Conflict:
-                raise RegistrationError(f"an upstream named {spec.name!r} already exists") from None
+                raise taken from None
             try:
                 result = await self.store.sync_tools(spec.name, records)
             except NameCollision as exc:
@@ -236,11 +249,14 @@ class Federation:
                 raise RegistrationError(str(exc)) from None
         except BaseException:
             self._registering.discard(spec.name)
-            await client.close()
+            self._prompt_cache.pop(spec.name, None)
+            self._resource_cache.pop(spec.name, None)
+            if client is not None:
+                await client.close()
             raise
+        assert client is not None
         self.clients[spec.name] = client
         self._registering.discard(spec.name)
-        await self._collect_extras(spec.name, client)
         await self._reload_index()
         await self._announce(tools=True, prompts=True, resources=True)
         return result
@@ -269,13 +285,13 @@ class Federation:
         records: dict[str, ToolRecord] = {}
         for tool in tools:
             record = to_record(spec, tool)
-            if not TOOL_NAME_RE.match(record.name):
+            if not tool.name or not TOOL_NAME_RE.match(record.name):  # (unprefixed, "" would pass as "h.")
                 raise RegistrationError(
-                    f"tool {tool.name!r} of upstream {spec.name!r} would be named {record.name!r}, which is not a "
-                    "valid MCP tool name (1-128 of A-Z a-z 0-9 . _ -)"
+                    f"tool {_shown(tool.name)} of upstream {spec.name!r} would be named {_shown(record.name)}, which "
+                    "is not a valid MCP tool name (1-128 of A-Z a-z 0-9 . _ -)"
                 )
             if record.name in records:
-                raise RegistrationError(f"upstream {spec.name!r} lists tool {tool.name!r} twice")
+                raise RegistrationError(f"upstream {spec.name!r} lists tool {_shown(tool.name)} twice")
             if self.screen is not None:
                 record.flags = self.screen(record)
             records[record.name] = record
@@ -286,6 +302,8 @@ class Federation:
     async def sync(self, name: str) -> SyncResult:
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
+            if name in self._registering and name not in self.clients:
+                return SyncResult()  # announced mid-registration: it is listing the upstream itself
             client = self.clients.get(name)
             spec = await self.store.get_upstream(name)
             if client is None or spec is None:
