@@ -35,9 +35,18 @@ from hub.gateway.breaker import Breakers
 from hub.gateway.gateway import Gateway, Rules
 from hub.gateway.poisoning import scan_tool
 from hub.gateway.ratelimit import Rate, limiter_from_url
-from hub.identity.bearer import HubAuthBackend, challenge, load_or_create_admin_token, principal_of, rejection
+from hub.identity.bearer import (
+    HubAuthBackend,
+    bearer_token,
+    challenge,
+    load_or_create_admin_token,
+    principal_of,
+    rejection,
+)
+from hub.identity.directory import Unavailable as DirectoryUnavailable
 from hub.identity.fetch import FetchPolicy
 from hub.identity.service import Identity
+from hub.identity.tokens import InvalidToken
 from hub.search.index import Ranking
 from hub.search.search import Search, SearchSettings
 from hub.surfaces.a2a_cards import CardServer
@@ -220,6 +229,17 @@ class RefuseNul:
         await self.app(scope, receive, send)
 
 
+async def _is_admin(identity: Identity, request: Request) -> bool:
+    """Whether a public route's caller presented an admin credential (public routes skip authentication)."""
+    token = bearer_token(request)
+    if not token:
+        return False
+    try:
+        return (await identity.authenticate(token, identity.issuer + "/api/v1")).is_admin
+    except (InvalidToken, DirectoryUnavailable):
+        return False
+
+
 class QuietDisconnects:
     """A client that goes before its body is read (it hung up, or its request ran past the read deadline) ends
     its request here, as one that goes later does: there is no one to answer and nothing went wrong in the
@@ -263,7 +283,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = state.get("hub")
         if not isinstance(hub, Hub):
             return JSONResponse({"status": "starting"}, status_code=503)
-        body = {"status": "ready", "tools": len(hub.federation.tools), "upstreams": hub.gateway.upstream_health(),
+        health = hub.gateway.upstream_health()
+        # Upstream names and their last errors are for operators: anyone else (a load balancer's probe) sees counts.
+        upstreams: object = health if await _is_admin(hub.identity, request) else {
+            "count": len(health), "unhealthy": sum(1 for h in health.values()
+                                                   if not h["healthy"] or h["circuit"] != "closed")}
+        body = {"status": "ready", "tools": len(hub.federation.tools), "upstreams": upstreams,
                 "agents": len(hub.agents.registry.agents)}
         if hub.search is not None:
             body["search"] = hub.search.status()  # serving never waits for indexing: progress only

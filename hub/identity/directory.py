@@ -44,11 +44,20 @@ class Directory:
         # Called when what some principal may use changed (grants, status): MCP sends list_changed.
         self.on_change: Callable[[], Awaitable[None]] | None = None
         self._notify: asyncio.Future[None] | None = None
+        # Principals changed here (put) while a refresh was reading: what it read of them may predate the change.
+        self._put_meanwhile: set[str] | None = None
 
     async def refresh(self) -> None:
-        changed = await self.store.changed_since(self._since(self._principals_mark))
+        self._put_meanwhile = set()
+        try:
+            changed = await self.store.changed_since(self._since(self._principals_mark))
+            put_meanwhile = self._put_meanwhile
+        finally:
+            self._put_meanwhile = None
         effective = False
         for rec in changed:
+            if rec.id in put_meanwhile:  # read before a change made here landed: the next refresh re-reads it
+                continue
             before = self.principals.get(rec.id)
             if before is None or before.scopes != rec.scopes or before.status != rec.status:
                 effective = True
@@ -96,6 +105,8 @@ class Directory:
         """A change made on this replica takes effect here at once."""
         before = self.principals.get(record.id)
         self.principals[record.id] = record
+        if self._put_meanwhile is not None:
+            self._put_meanwhile.add(record.id)
         if before is not None and (before.scopes != record.scopes or before.status != record.status) \
                 and self.on_change is not None:
             self._notify = asyncio.ensure_future(self.on_change())

@@ -130,6 +130,8 @@ async def test_per_tool_timeout_and_a_circuit_breaker_for_a_dead_upstream(tmp_pa
             async with hub.http() as http:
                 assert (await http.get("/api/v1/upstreams/up")).json()["health"]["circuit"] == "open"
                 assert (await http.get("/readyz")).json()["upstreams"]["up"]["circuit"] == "open"
+            async with hub.http(token=None) as anonymous:  # a probe without the admin token: counts, no names
+                assert (await anonymous.get("/readyz")).json()["upstreams"] == {"count": 1, "unhealthy": 1}
     finally:
         upstream.kill()
         upstream.wait(10)
