@@ -40,7 +40,7 @@ from hub.gateway.gateway import Gateway, NotFound, RateLimited, Unavailable
 from hub.identity.bearer import principal_of
 from hub.identity.principal import Principal
 from hub.surfaces.mcp_errors import rate_limited, trace_id
-from hub.surfaces.request_body import read_body, replay
+from hub.surfaces.request_body import declared_over, read_body, replay
 
 SERVER_INFO = {"name": "hub", "version": __version__}
 NEEDS_STREAM = ("progressToken", "io.modelcontextprotocol/logLevel")  # the SDK path streams these
@@ -103,8 +103,7 @@ class FastToolCall:
 
     async def _admit(self, request: Request) -> Principal | None:
         """The caller, when the headers alone qualify the request (size, transport checks, credential)."""
-        declared = request.headers.get("content-length")
-        if declared is not None and (not (declared.isascii() and declared.isdigit()) or int(declared) > self.max_body):
+        if declared_over(request.scope, self.max_body):
             return None  # the SDK answers 413
         if await self.security.validate_request(request, is_post=True) is not None:
             return None

@@ -38,6 +38,14 @@ def replay(body: bytes, complete: bool, receive: Receive) -> Receive:
     return replayed
 
 
+def declared_over(scope: Scope, limit: int) -> bool:
+    """Whether the request's Content-Length is past `limit`, or is no length at all (the SDK answers 413)."""
+    for key, value in scope.get("headers") or []:
+        if key == b"content-length":
+            return not value.isdigit() or int(value) > limit
+    return False
+
+
 class WholeBody:
     """POST bodies read whole before `app` sees them. A client that goes mid-body (it hung up, or ran past the
     read deadline) ends here, quietly: there is no one to answer. The SDK's session transport would log that as
@@ -48,16 +56,10 @@ class WholeBody:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or self._declared_over(scope):
+        if scope["type"] != "http" or scope["method"] != "POST" or declared_over(scope, self.limit):
             await self.app(scope, receive, send)
             return
         body, complete = await read_body(receive, self.limit)
         if not complete and len(body) <= self.limit:
             return  # the client is gone
         await self.app(scope, replay(body, complete, receive), send)
-
-    def _declared_over(self, scope: Scope) -> bool:
-        for key, value in scope.get("headers") or []:
-            if key == b"content-length":
-                return not value.isdigit() or int(value) > self.limit
-        return False
