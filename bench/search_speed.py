@@ -347,7 +347,8 @@ async def run_size(size: int, args: argparse.Namespace, work: Path, hub_env: dic
                                        **asdict(result)})
         out["memory_after_queries"] = memory_kib(hub.pid)
         hub.stop()
-    shutil.rmtree(size_dir, ignore_errors=True)  # a 100k index is large: free the disk before the next size
+    if not args.keep:
+        shutil.rmtree(size_dir, ignore_errors=True)  # a 100k index is large: free the disk before the next size
     return out
 
 
@@ -431,9 +432,14 @@ def bench(args: argparse.Namespace) -> int:
                                         "restricted_share": args.restricted_share, "hub_env": hub_env,
                                         "commit": git_describe(), "cpus": cpu_description(), "targets": TARGETS},
                               "sizes": [], "warnings": []}
-    with tempfile.TemporaryDirectory(prefix="hub-search-speed-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            root = Path(args.keep)
+            root.mkdir(parents=True, exist_ok=True)
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hub-search-speed-")))
         for size in args.sizes:
-            report["sizes"].append(asyncio.run(run_size(size, args, Path(tmp), hub_env, pool)))
+            report["sizes"].append(asyncio.run(run_size(size, args, root, hub_env, pool)))
     warning = other_cpu_warning([q["cpu_percent"] for s in report["sizes"] for q in s["queries"]])
     if warning:
         report["warnings"].append(warning)
@@ -475,6 +481,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hub-env", action="append", default=[], metavar="HUB_NAME=VALUE",
                         help="extra setting for the hub, e.g. HUB_SEARCH_THREADS=2 (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON (with the /readyz timeline)")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="build under DIR and keep each size's hub data dir there (e.g. to profile its index)")
     args = parser.parse_args(argv)
     if args.upstreams < 1 or not 0 < args.restricted_share <= 1 or not 1 <= args.limit <= 50:
         parser.error("--upstreams >= 1, 0 < --restricted-share <= 1, 1 <= --limit <= 50")

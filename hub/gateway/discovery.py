@@ -8,6 +8,7 @@ hit against the live catalog, which closes the moment between a quarantine and t
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hub.catalog.entities import ToolRecord
@@ -118,7 +119,7 @@ class Discovery:
         await audit("allow", "ok")
         return results
 
-    def _result(self, principal: Principal, payload: dict[str, Any], score: float) -> dict[str, Any] | None:
+    def _result(self, principal: Principal, payload: Mapping[str, Any], score: float) -> dict[str, Any] | None:
         if payload.get("kind") == "agent":
             gate = self.gateway.agents
             agent = None if gate is None else gate.registry.agents.get(payload.get("key", ""))

@@ -49,6 +49,11 @@ def edge_config(qe: Any, dimension: int) -> Any:
     return qe.EdgeConfig(
         vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
         sparse_vectors={LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        # One thread per query, not one per segment: a query holds the GIL throughout, so the hub runs them one
+        # at a time anyway, and handing segments to other threads cost more than it saved. Measured on the
+        # benchmark's 100k shard (bench/search_speed.py --keep), two cores, paired runs: 1.7-1.9 ms against 2.4-2.6
+        # per unfiltered query, 2.5-2.8 against 3.4-3.5 for a caller who may see a tenth.
+        max_search_threads=1,
     )
 
 

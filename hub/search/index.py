@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 log = logging.getLogger("hub.search")
 
@@ -81,11 +83,10 @@ class Ranking:
         return self.method == "linear" and self.feedback > 0
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):  # a tuple: a query makes a hundred or more of these, holding the GIL
     id: str
     score: float
-    payload: dict[str, Any] = field(default_factory=dict)  # HIT_FIELDS, filled in by Search.find
+    payload: Mapping[str, Any] = MappingProxyType({})  # HIT_FIELDS, filled in by Search.find
 
 
 class Index(Protocol):
