@@ -27,9 +27,19 @@ CHUNK = 64 * 1024
 _EOL = re.compile(r"\r\n|\r|\n")
 
 
+class HttpStatusError(Exception):
+    """The upstream answered with an HTTP error status and no JSON-RPC answer. The message is safe to show."""
+
+    def __init__(self, status: int) -> None:
+        why = ": the upstream refused the hub's credentials" if status in (401, 403) else ""
+        super().__init__(f"HTTP {status}{why}")
+        self.status = status
+
+
 class Answer(Protocol):
     """An upstream's answer to one POST, read once: whole, or line by line (an SSE stream)."""
 
+    status: int
     content_type: str
 
     async def read(self) -> bytes: ...
@@ -50,6 +60,7 @@ def _too_large(limit: int, on_overflow: Callable[[], None]) -> ResponseTooLarge:
 
 class _Answer:
     def __init__(self, response: aiohttp.ClientResponse, limit: int, on_overflow: Callable[[], None]) -> None:
+        self.status = response.status
         self.content_type = response.headers.get("Content-Type", "")
         self._response, self._limit, self._on_overflow = response, limit, on_overflow
 
@@ -96,6 +107,7 @@ async def split_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
 
 class _HttpxAnswer:
     def __init__(self, response: httpx2.Response) -> None:
+        self.status = response.status_code
         self.content_type = response.headers.get("content-type", "")
         self._response = response
 

@@ -16,6 +16,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import mcp.types as types
+from hub.adapters.lean_http import HttpStatusError
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import X_MCP_HEADER_KEY, encode_header_value, x_mcp_header_map
 from pydantic import ValidationError
@@ -100,21 +101,38 @@ async def call_tool(
         if answer.content_type.startswith("text/event-stream"):
             message = await _from_stream(answer, request_id, relay)
         else:
-            message = json.loads(await answer.read())
-    if not isinstance(message, dict):
-        raise MCPError(types.INTERNAL_ERROR, "upstream answered with something that is not JSON-RPC")
+            try:
+                message = json.loads(await answer.read())
+            except ValueError:  # not JSON (UnicodeDecodeError is one too)
+                message = None
+        if not _answers(message, request_id):
+            if answer.status >= 400:  # a refusal without a JSON-RPC answer: a 401, a proxy's 502, ...
+                raise HttpStatusError(answer.status)
+            raise MCPError(types.INTERNAL_ERROR, "upstream answered with something that is not a JSON-RPC "
+                                                 "answer to this call")
+    assert isinstance(message, dict)
     if "error" in message:
-        error = message["error"] or {}
+        error = message["error"]
         if error.get("code") == types.HEADER_MISMATCH:  # the SDK session path re-lists and resends
             raise FallBack
-        raise MCPError(int(error.get("code", types.INTERNAL_ERROR)), str(error.get("message", "upstream error")),
-                       error.get("data"))
-    result = message.get("result")
-    if not isinstance(result, dict):
-        raise MCPError(types.INTERNAL_ERROR, "upstream answered without a result")
+        raise MCPError(int(error["code"]), str(error.get("message", "upstream error")), error.get("data"))
+    result = message["result"]
     if result.get("resultType") == "input_required":
         return types.InputRequiredResult.model_validate(result)
     return types.CallToolResult.model_validate(result)
+
+
+def _answers(message: Any, request_id: int) -> bool:
+    """Whether `message` is the JSON-RPC answer to our request: its result, or an error (an error may carry a
+    null id: the upstream could not read ours). Whatever the HTTP status: an upstream may send a JSON-RPC
+    error with a 4xx status, as the hub itself does."""
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return False
+    if "error" in message:
+        error = message["error"]
+        return (message.get("id") in (request_id, None) and isinstance(error, dict)
+                and isinstance(error.get("code"), int) and not isinstance(error.get("code"), bool))
+    return message.get("id") == request_id and isinstance(message.get("result"), dict)
 
 
 async def _from_stream(answer: Answer, request_id: int, relay: Relay | None) -> Any:

@@ -14,6 +14,7 @@ import anyio
 import httpx2
 import mcp.types as types
 from hub.adapters.http_limits import ResponseTooLarge
+from hub.adapters.lean_http import HttpStatusError
 from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
@@ -157,7 +158,7 @@ def describe(exc: BaseException) -> str:
     """A short, client-safe description of a connection failure (no tracebacks, no secrets)."""
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         return describe(exc.exceptions[0])
-    if isinstance(exc, ResponseTooLarge):
+    if isinstance(exc, ResponseTooLarge | HttpStatusError):
         return str(exc)
     if isinstance(exc, httpx2.ConnectError):
         return "connection refused"

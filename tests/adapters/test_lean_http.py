@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import pytest
 from hub.adapters import mcp_direct
 from hub.adapters.http_limits import ResponseTooLarge
-from hub.adapters.lean_http import LeanClient, split_lines
+from hub.adapters.lean_http import HttpStatusError, LeanClient, split_lines
+from hub.adapters.mcp_session import describe
 from mcp.shared.exceptions import MCPError
 
 LIMIT = 64 * 1024
@@ -147,20 +148,63 @@ async def test_answers_over_the_cap_are_refused_declared_or_not():
 
 
 async def test_garbage_and_wrong_answers_are_clear_errors():
+    not_an_answer = "not a JSON-RPC answer to this call"
     async with upstream(lambda i: json_answer(b"<html>not json</html>")) as (state, client, _):
-        with pytest.raises(ValueError):
+        with pytest.raises(MCPError, match=not_an_answer):
             await call(client, state.port)
-    async with upstream(lambda i: json_answer(b'{"jsonrpc": "2.0", "id": 1}')) as (state, client, _):
-        with pytest.raises(MCPError, match="without a result"):
+    async with upstream(lambda i: json_answer(b'{"jsonrpc": "2.0", "id": %d}' % i)) as (state, client, _):
+        with pytest.raises(MCPError, match=not_an_answer):
             await call(client, state.port)
-    error = json.dumps({"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": "bad arguments"}}).encode()
-    async with upstream(lambda i: json_answer(error)) as (state, client, _):
+    # Another request's answer is not this one's, whatever it holds.
+    async with upstream(lambda i: json_answer(_result(i + 1, "someone else's"))) as (state, client, _):
+        with pytest.raises(MCPError, match=not_an_answer):
+            await call(client, state.port)
+    malformed = [{"code": "-32602", "message": "a string code"}, "just text", {"message": "no code"}]
+    for error in malformed:
+        async with upstream(lambda i, error=error: json_answer(
+                json.dumps({"jsonrpc": "2.0", "id": i, "error": error}).encode())) as (state, client, _):
+            with pytest.raises(MCPError, match=not_an_answer):
+                await call(client, state.port)
+    async with upstream(lambda i: json_answer(json.dumps(
+            {"jsonrpc": "2.0", "id": i, "error": {"code": -32602, "message": "bad arguments"}}).encode())) as (
+            state, client, _):
         with pytest.raises(MCPError, match="bad arguments"):
             await call(client, state.port)
     async with upstream(lambda i: chunked_answer("text/event-stream", [b": only a comment\n\n"])) as (
             state, client, _):
         with pytest.raises(MCPError, match="closed the stream before answering"):
             await call(client, state.port)
+
+
+def status_answer(status: str, ctype: str, body: bytes) -> bytes:
+    return f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+async def test_http_error_statuses_are_named_and_json_rpc_errors_pass_through_whatever_the_status():
+    refusals = [("401 Unauthorized", "application/json", b'{"error": "invalid_token"}',
+                 "HTTP 401: the upstream refused the hub's credentials"),
+                ("403 Forbidden", "text/plain", b"forbidden", "HTTP 403: the upstream refused the hub's credentials"),
+                ("502 Bad Gateway", "text/html", b"<html>bad gateway</html>", "HTTP 502"),
+                ("500 Internal Server Error", "application/json", b'{"jsonrpc": "2.0", "id": 999999, "result": {}}',
+                 "HTTP 500")]
+    for status, ctype, body, named in refusals:
+        async with upstream(lambda i, s=status, c=ctype, b=body: status_answer(s, c, b)) as (state, client, _):
+            with pytest.raises(HttpStatusError) as refused:
+                await call(client, state.port)
+            assert str(refused.value) == named
+            assert describe(refused.value) == named  # what the caller and /readyz are told
+
+    # A JSON-RPC error is the upstream's answer whatever the status (the 2026-07-28 era maps errors to statuses),
+    # with our id or, when the upstream could not read it, a null one.
+    for request_id in ("ours", None):
+        def answer(i: int, request_id: str | None = request_id) -> bytes:
+            error = {"jsonrpc": "2.0", "id": i if request_id else None,
+                     "error": {"code": -32602, "message": "Unknown tool: echo"}}
+            return status_answer("404 Not Found", "application/json", json.dumps(error).encode())
+
+        async with upstream(answer) as (state, client, _):
+            with pytest.raises(MCPError, match="Unknown tool: echo"):
+                await call(client, state.port)
 
 
 async def test_a_connection_dropped_mid_answer_fails_and_the_next_call_reconnects():
