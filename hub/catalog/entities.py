@@ -218,6 +218,7 @@ class SyncResult(BaseModel):
     quarantined: list[str] = Field(default_factory=list)  # approved tools whose definition changed
     removed: list[str] = Field(default_factory=list)
     unchanged: int = 0
+    skipped: list[str] = Field(default_factory=list)  # tools left out (invalid name, listed twice), and why
 
     @property
     def any(self) -> bool:

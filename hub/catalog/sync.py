@@ -34,6 +34,7 @@ log = logging.getLogger("hub.catalog.sync")
 CHANGE_WINDOW = timedelta(seconds=60)
 FULL_RELOAD_S = 600.0
 MAX_NAME_SHOWN = 140
+MAX_SKIPPED_SHOWN = 50  # problems a re-sync result names (the log gives the count)
 
 
 class RegistrationError(Exception):
@@ -276,22 +277,36 @@ class Federation:
         await self._announce(tools=True, prompts=True, resources=True)
         return removed
 
-    async def _records(self, spec: UpstreamSpec, tools: list[types.Tool]) -> list[ToolRecord]:
+    async def _records(self, spec: UpstreamSpec, tools: list[types.Tool],
+                       skipped: list[str] | None = None) -> list[ToolRecord]:
         """The upstream's tools as records, hashed and screened: off the event loop (a 10k-tool upstream is a
-        second of work, which would otherwise stall every call in flight)."""
-        return await asyncio.to_thread(self._to_records, spec, tools)
+        second of work, which would otherwise stall every call in flight).
 
-    def _to_records(self, spec: UpstreamSpec, tools: list[types.Tool]) -> list[ToolRecord]:
+        A tool with an invalid name, or listed twice, refuses the whole listing when `skipped` is None (a
+        registration: the operator hears at once). On a re-sync it is left out and named in `skipped`: one
+        bad entry must not hold back the rest of the upstream's changes, or a changed definition could
+        hide behind it and never be quarantined."""
+        return await asyncio.to_thread(self._to_records, spec, tools, skipped)
+
+    def _to_records(self, spec: UpstreamSpec, tools: list[types.Tool],
+                    skipped: list[str] | None) -> list[ToolRecord]:
         records: dict[str, ToolRecord] = {}
+        twice: set[str] = set()
         for tool in tools:
             record = to_record(spec, tool)
+            problem = None
             if not tool.name or not TOOL_NAME_RE.match(record.name):  # (unprefixed, "" would pass as "h.")
-                raise RegistrationError(
-                    f"tool {_shown(tool.name)} of upstream {spec.name!r} would be named {_shown(record.name)}, which "
-                    "is not a valid MCP tool name (1-128 of A-Z a-z 0-9 . _ -)"
-                )
-            if record.name in records:
-                raise RegistrationError(f"upstream {spec.name!r} lists tool {_shown(tool.name)} twice")
+                problem = (f"tool {_shown(tool.name)} of upstream {spec.name!r} would be named {_shown(record.name)}, "
+                           "which is not a valid MCP tool name (1-128 of A-Z a-z 0-9 . _ -)")
+            elif record.name in records or record.name in twice:
+                problem = f"upstream {spec.name!r} lists tool {_shown(tool.name)} twice"
+                if records.pop(record.name, None) is not None:  # neither copy: which one was meant is unknown
+                    twice.add(record.name)
+            if problem is not None:
+                if skipped is None:
+                    raise RegistrationError(problem)
+                skipped.append(problem)
+                continue
             if self.screen is not None:
                 record.flags = self.screen(record)
             records[record.name] = record
@@ -309,10 +324,15 @@ class Federation:
             if client is None or spec is None:
                 raise RegistrationError(f"no upstream named {name!r}")
             tools = await client.list_tools()
+            skipped: list[str] = []
             try:
-                result = await self.store.sync_tools(name, await self._records(spec, tools))
+                result = await self.store.sync_tools(name, await self._records(spec, tools, skipped))
             except NameCollision as exc:
                 raise RegistrationError(str(exc)) from None
+            if skipped:
+                result.skipped = skipped[:MAX_SKIPPED_SHOWN]
+                log.warning("upstream %s: %d tool(s) left out of the re-sync: %s", name, len(skipped),
+                            "; ".join(skipped[:5]))
             extras_changed = await self._collect_extras(name, client)
             if result.any or extras_changed:
                 await self._reload_index()

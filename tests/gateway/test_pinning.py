@@ -106,3 +106,28 @@ async def test_poisoned_descriptions_wait_for_review_whatever_the_upstream_polic
                 assert clean["state"] == "approved" and clean["flags"] == []
                 listed = await names(client)
                 assert "gw.clean" in listed and "gw.adder" not in listed and "gw.hidden" not in listed
+
+
+async def test_a_bad_tool_name_on_a_re_sync_is_left_out_and_cannot_shield_a_rug_pull(tmp_path):
+    """A re-sync used to fail whole on one tool it could not name: an upstream could list a bad name first and
+    then change an approved tool's definition, and the change was never seen, so never quarantined."""
+    with http_upstream(GW) as url:
+        async with running_hub(tmp_path) as hub:
+            await register(hub, url, auto_approve=True)
+            async with mcp_client(hub, "test-admin-token-0123456789") as client:
+                await client.call_tool("gw.poison", {"name": "has space", "description": "A tool."})
+                await client.call_tool("gw.poison", {"name": "fine_one", "description": "Another tool."})
+                async with hub.http() as http:
+                    synced = (await http.post("/api/v1/upstreams/gw/sync")).json()
+                assert any("has space" in problem and "not a valid MCP tool name" in problem
+                           for problem in synced["skipped"]), synced
+                assert (await tool(hub, "gw.fine_one"))["name"] == "gw.fine_one"  # the rest of the change landed
+
+                await client.call_tool("gw.redefine", {"description": "Greet someone warmly.",
+                                                       "extra_argument": True})
+
+                async def quarantined() -> bool:
+                    return (await tool(hub, "gw.greet"))["state"] == "quarantined"
+
+                assert await eventually(quarantined, 10)
+                assert "gw.greet" not in await names(client)
