@@ -120,6 +120,10 @@ NESTED_HEADER_SCHEMA = {"type": "object", "properties": {"where": {"type": "obje
     "region": {"type": "string", "x-mcp-header": "Region"}}}}}
 
 
+ID_TOKEN = "<the request id>"  # in a scripted answer, stands for the id of the request it answers
+THE_ID = json.dumps(ID_TOKEN).encode()
+
+
 class ScriptedUpstream:
     """A 2026-07-28 MCP server in this process (the SDK's low-level Server), whose next answer for a tool can be
     replaced by raw bytes (`answer_once`), and whose `hang` tool waits until released and says if it was cancelled.
@@ -154,6 +158,7 @@ class ScriptedUpstream:
         self.server = Server("scripted", version="1.0.0", on_list_tools=list_tools, on_call_tool=call_tool)
 
     def answer_once(self, tool: str, raw: bytes) -> None:
+        """The next call of `tool` is answered with `raw`, where THE_ID stands for the request's id."""
         self.once[tool] = raw
 
     def app(self) -> Any:
@@ -171,8 +176,13 @@ class ScriptedUpstream:
                 tool = dict(scope["headers"]).get(b"mcp-name", b"").decode()
                 raw = self.once.pop(tool, None)
                 if raw is not None:
-                    while (await receive()).get("more_body"):
-                        pass
+                    body = b""
+                    while True:
+                        message = await receive()
+                        body += message.get("body", b"")
+                        if not message.get("more_body"):
+                            break
+                    raw = raw.replace(THE_ID, json.dumps(json.loads(body)["id"]).encode())
                     await send({"type": "http.response.start", "status": 200,
                                 "headers": [(b"content-type", b"application/json")]})
                     await send({"type": "http.response.body", "body": raw})
@@ -309,7 +319,7 @@ async def test_an_upstream_header_mismatch_is_retried_through_the_session_path(t
     caller gets the tool's answer, not 'upstream failed (FallBack)'."""
     async with scripted_upstream() as (upstream, url), running_hub(tmp_path) as hub:
         await register(hub, "up", url)
-        upstream.answer_once("echo", json.dumps({"jsonrpc": "2.0", "id": 1, "error": {
+        upstream.answer_once("echo", json.dumps({"jsonrpc": "2.0", "id": ID_TOKEN, "error": {
             "code": types.HEADER_MISMATCH, "message": "Mcp-Param-Region header is missing"}}).encode())
         async with hub.http() as http:
             response = await http.post("/mcp", json=call("up.echo", {"text": "hi"}), headers=lean_headers("up.echo"))
@@ -488,9 +498,10 @@ async def test_pipelined_requests_on_one_connection_are_each_answered_once_in_or
 async def test_garbage_from_an_upstream_is_an_error_answer_never_a_500(tmp_path):
     """Whatever an upstream answers a direct call with, the caller gets a JSON-RPC answer: a tool error for
     what is not a result, the upstream's own JSON-RPC error passed on."""
-    garbage = [b"not json at all", b'{"jsonrpc":"2.0","id":1,"error":"boom"}',
-               b'{"jsonrpc":"2.0","id":1,"result":{"content":"not a list"}}', b'{"jsonrpc":"2.0","id":1}',
-               b'{"jsonrpc":"2.0","id":1,"error":{"code":1e400,"message":"overflow"}}', b"[1, 2]"]
+    garbage = [b"not json at all", b'{"jsonrpc":"2.0","id":"<the request id>","error":"boom"}',
+               b'{"jsonrpc":"2.0","id":"<the request id>","result":{"content":"not a list"}}',
+               b'{"jsonrpc":"2.0","id":"<the request id>"}', b'{"jsonrpc":"2.0","id":"someone else","result":{}}',
+               b'{"jsonrpc":"2.0","id":"<the request id>","error":{"code":1e400,"message":"overflow"}}', b"[1, 2]"]
     async with scripted_upstream() as (upstream, url), running_hub(tmp_path, breaker_failures=100) as hub:
         await register(hub, "up", url)
         async with hub.http() as http:
@@ -504,7 +515,7 @@ async def test_garbage_from_an_upstream_is_an_error_answer_never_a_500(tmp_path)
                     assert answer["error"]["code"] == types.INTERNAL_ERROR, (raw, answer)
                 else:
                     assert answer["result"]["isError"] is True, (raw, answer)
-            upstream.answer_once("echo", json.dumps({"jsonrpc": "2.0", "id": 1, "error": {
+            upstream.answer_once("echo", json.dumps({"jsonrpc": "2.0", "id": ID_TOKEN, "error": {
                 "code": -31000, "message": "the upstream's own refusal", "data": {"why": "because"}}}).encode())
             passed_on = await http.post("/mcp", json=call("up.echo", {}), headers=lean_headers("up.echo"))
             assert passed_on.json()["error"] == {"code": -31000, "message": "the upstream's own refusal",
