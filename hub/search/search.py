@@ -39,6 +39,7 @@ OPTIMIZE_TIMEOUT_S = 3600.0
 # variants of them (descriptions cut to a sentence, queries to six words).
 LABEL_WEIGHT = 0.4
 MAX_QUERY_CHARS = 1000
+PRELOAD_CHUNK = 256  # vectors read from the index per step at start (each step holds the GIL briefly)
 
 Source = Callable[[], Iterable[Entry]]
 
@@ -100,6 +101,7 @@ class Search:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._optimizing: asyncio.Task[None] | None = None
+        self._preload: asyncio.Task[None] | None = None
         self.optimized = 0  # optimised copies adopted since start
         self.last_indexed_at: float | None = None
 
@@ -116,7 +118,7 @@ class Search:
         self._wake.set()
 
     async def close(self) -> None:
-        for task in (self._task, self._optimizing):
+        for task in (self._task, self._optimizing, self._preload):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -142,6 +144,7 @@ class Search:
             self._known = await run(self.index.scan)
             log.info("search model %s loaded in %.1f s; %d entries already indexed", s.model,
                      time.perf_counter() - started, len(self._known))
+            self._preload = asyncio.create_task(self._load_vectors(list(self._known)))
         except Exception as exc:
             self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
             log.error("search could not start: %s", self.error)
@@ -158,6 +161,20 @@ class Search:
                 log.warning("search indexing failed: %s", self.error)
                 await asyncio.sleep(5)
                 self._wake.set()
+
+    async def _load_vectors(self, ids: list[str]) -> None:
+        """Read the vectors of what was indexed before this start into memory, a chunk at a time, as indexing
+        would have left them. Until then each query reads its candidates' vectors from the index: a hub restarted
+        on the 100k benchmark catalog served 16 callers 115 queries/s at first, 128-173 once its cache was warm."""
+        try:
+            for start in range(0, len(ids), PRELOAD_CHUNK):
+                assert self.index is not None
+                found = await run(self.index.vectors, ids[start:start + PRELOAD_CHUNK])
+                for pid, vector in found.items():
+                    if pid in self._known and pid not in self._vectors:  # not deleted or re-embedded meanwhile
+                        self._vectors[pid] = np.asarray(vector, dtype=np.float16)
+        except Exception as exc:  # queries read what they need from the index instead
+            log.warning("search vectors could not be preloaded: %s: %s", type(exc).__name__, exc)
 
     # ------------------------------------------------------------------------------ indexing
 

@@ -33,3 +33,28 @@ async def test_hits_carry_kind_and_key_from_memory_or_from_the_index(tmp_path: P
         assert none == []
     finally:
         await search.close()
+
+
+async def test_a_restart_preloads_the_vectors_it_indexed_before_and_ranks_the_same(tmp_path: Path) -> None:
+    catalog = [entry(i) for i in range(40)]
+    first = Search(SearchSettings(), tmp_path)
+    first.add_source(lambda: catalog)
+    await first.start()
+    try:
+        await until(lambda: first.state == "ready" and first.done == 40)
+        before = await first.find("maintenance task number 7", ADMIN, 10)
+        vectors = dict(first._vectors)
+    finally:
+        await first.close()
+
+    again = Search(SearchSettings(), tmp_path)
+    again.add_source(lambda: catalog)
+    await again.start()
+    try:
+        await until(lambda: again.state == "ready" and len(again._vectors) == 40)  # before any query asks
+        assert again.embedded == 0  # read back, not re-embedded
+        assert all((again._vectors[pid] == vectors[pid]).all() for pid in vectors)
+        after = await again.find("maintenance task number 7", ADMIN, 10)
+        assert [(h.id, h.payload) for h in after] == [(h.id, h.payload) for h in before]
+    finally:
+        await again.close()
