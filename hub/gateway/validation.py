@@ -116,6 +116,8 @@ def _check(schema: dict[str, Any], instance: Any, which: str) -> str | None:
         error = jsonschema.exceptions.best_match(validator.full.iter_errors(instance))
     except Unresolvable:
         return f"the tool's {which} schema refers to a definition outside itself"
+    except RecursionError:  # `$ref`s that only lead to each other: no verdict ever comes, so none is given
+        return f"the tool's {which} schema refers to itself in a loop, so its {which} cannot be checked"
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path)

@@ -101,3 +101,16 @@ def test_output_validation() -> None:
     assert validate_output(schema, {"result": "ok"}) is None
     assert validate_output(schema, {"result": 3}) == "3 is not of type 'string' (at result)"
     assert validate_output(schema, None) == "the tool declares an output schema but returned no structured content"
+
+
+LOOPING = {"type": "object", "required": ["y"], "properties": {"x": {"$ref": "#/$defs/a"}},
+           "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}}
+
+
+def test_a_schema_whose_references_loop_gives_a_clear_verdict_not_a_recursion_error() -> None:
+    """Checking a value against `$ref`s that lead only to each other never ends: it used to raise RecursionError
+    out of the call (an internal error for the caller), for input and output alike."""
+    assert validate_arguments(LOOPING, {"y": 1}) is None  # the loop is never entered: nothing to refuse
+    for check, which in ((validate_arguments, "input"), (validate_output, "output")):
+        problem = check(LOOPING, {"x": 1})
+        assert problem == f"the tool's {which} schema refers to itself in a loop, so its {which} cannot be checked"
