@@ -24,6 +24,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, Streamable
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from hub.surfaces.request_body import read_body
 from tests.gateway.e2e import audit
 from tests.harness import ADMIN_TOKEN, ROOT, RunningHub, free_port, http_upstream, running_hub
 from tests.identity.oauth_helpers import eventually
@@ -176,12 +177,7 @@ class ScriptedUpstream:
                 tool = dict(scope["headers"]).get(b"mcp-name", b"").decode()
                 raw = self.once.pop(tool, None)
                 if raw is not None:
-                    body = b""
-                    while True:
-                        message = await receive()
-                        body += message.get("body", b"")
-                        if not message.get("more_body"):
-                            break
+                    body, _ = await read_body(receive, 1 << 20)
                     raw = raw.replace(THE_ID, json.dumps(json.loads(body)["id"]).encode())
                     await send({"type": "http.response.start", "status": 200,
                                 "headers": [(b"content-type", b"application/json")]})
